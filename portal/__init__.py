@@ -1,0 +1,84 @@
+"""The customer billing portal: `create_app` builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+from flask import Flask
+
+from portal import auth, db, errors
+from portal.accounts.passwords import make_hasher
+from portal.accounts.service import AccountPolicy
+from portal.config import Settings, load_settings
+from portal.mail.adapters import mailer_for
+
+ROOT = Path(__file__).resolve().parent.parent
+logger = logging.getLogger(__name__)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from settings (file + env), or from `test_config["SETTINGS"]` in tests."""
+    test_config = dict(test_config or {})
+    settings: Settings = test_config.pop("SETTINGS", None) or load_settings()
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(settings.instance),
+        instance_relative_config=False,
+    )
+    _configure(app, settings)
+    app.config.update(test_config)
+
+    db.init_app(app, settings.sqlalchemy_url)
+    auth.init_app(app)
+    from flask_wtf.csrf import CSRFProtect
+
+    CSRFProtect(app)
+    app.extensions["portal.fernet"] = Fernet(settings.portal.encryption_key.encode())
+    app.extensions["portal.hasher"] = make_hasher(cheap=bool(app.config.get("ARGON2_CHEAP")))
+    app.extensions["portal.account_policy"] = AccountPolicy.from_settings(settings)
+    app.extensions["portal.mailer"] = app.config.get("MAILER") or mailer_for(
+        settings.mail, settings.mailbox
+    )
+
+    from portal.accounts.views import bp as accounts_bp
+    from portal.admin.views import bp as admin_bp
+    from portal.billing.views import bp as billing_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(billing_bp)
+    app.register_blueprint(admin_bp)
+    errors.init_app(app)
+    return app
+
+
+def _configure(app: Flask, settings: Settings) -> None:
+    public = urlsplit(settings.portal.public_url)
+    secure = {"always": True, "never": False}.get(
+        settings.security.secure_cookies, public.scheme == "https"
+    )
+    app.config.update(
+        PORTAL_SETTINGS=settings,
+        SECRET_KEY=settings.portal.secret_key,
+        SESSION_COOKIE_NAME="portal_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.security.session_hours),
+        PREFERRED_URL_SCHEME=public.scheme,
+        # Forms here are small: refuse big bodies before parsing them.
+        MAX_CONTENT_LENGTH=256 * 1024,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        MAIL_DOMAIN=public.hostname or "localhost",
+        BUSINESS_NAME=settings.portal.business_name,
+    )

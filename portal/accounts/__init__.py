@@ -1,0 +1,1 @@
+"""Logins, profiles and account security."""

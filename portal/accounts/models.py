@@ -1,0 +1,147 @@
+"""Portal users and what protects their accounts: password history, login failures, tokens."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.billing.models import Customer
+from portal.db import Base, utcnow
+
+
+class Role(enum.StrEnum):
+    """What a portal user may do."""
+
+    CUSTOMER = "customer"
+    BOOKKEEPER = "bookkeeper"
+    ADMIN = "admin"
+
+
+def new_session_token() -> str:
+    """A fresh value for PortalUser.session_token; changing it logs out every session."""
+    return secrets.token_urlsafe(24)
+
+
+class PortalUser(Base):
+    """Someone who logs in: a customer's contact, a bookkeeper or an admin."""
+
+    __tablename__ = "portal_user"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "role <> 'customer' OR customer_id IS NOT NULL", name="customer_has_customer"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(40))
+    # Lower-cased copies carry the unique indexes: case-insensitive on SQLite and PostgreSQL alike.
+    username_key: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    email_key: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[Role] = mapped_column(
+        sa.Enum(
+            Role,
+            name="portal_role",
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=Role.CUSTOMER,
+    )
+    customer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("customer.id", ondelete="RESTRICT"), index=True
+    )
+    session_token: Mapped[str] = mapped_column(
+        sa.String(64), unique=True, default=new_session_token
+    )
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    customer: Mapped[Customer | None] = relationship()
+
+    # Flask-Login protocol. The id in the session is the rotating token, not the primary key.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return self.session_token
+
+
+class PasswordHistory(Base):
+    """Hashes of a user's previous passwords, to refuse reuse."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="CASCADE"), index=True
+    )
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginFailure(Base):
+    """One failed login, counted per account key and per client address within a window."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (
+        sa.Index("ix_login_failure_account", "account_key", "created_at"),
+        sa.Index("ix_login_failure_address", "address", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_key: Mapped[str] = mapped_column(sa.String(254))
+    address: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TokenPurpose(enum.StrEnum):
+    """What an e-mailed account token is for."""
+
+    RESET = "reset"
+    INVITE = "invite"
+
+
+class AccountToken(Base):
+    """A single-use e-mailed token; only its SHA-256 is stored."""
+
+    __tablename__ = "account_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    purpose: Mapped[TokenPurpose] = mapped_column(
+        sa.Enum(
+            TokenPurpose,
+            name="token_purpose",
+            native_enum=False,
+            length=10,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("customer.id", ondelete="CASCADE")
+    )
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""Staff pages: customers and their portal logins (QuickBooks and sync pages come later)."""

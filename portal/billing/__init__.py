@@ -1,0 +1,1 @@
+"""What a customer owes: mirrored invoices, balances and the dashboard."""

@@ -1,0 +1,94 @@
+"""Mirrored QuickBooks records: customers, invoices and their lines, keyed by realm + QBO Id."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, utcnow
+
+
+class Customer(Base):
+    """A QuickBooks customer as last mirrored."""
+
+    __tablename__ = "customer"
+    __table_args__ = (sa.UniqueConstraint("realm_id", "qbo_id", name="uq_customer_realm_qbo"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[str] = mapped_column(sa.String(32))
+    qbo_id: Mapped[str] = mapped_column(sa.String(32))
+    sync_token: Mapped[str] = mapped_column(sa.String(16), default="0")
+    display_name: Mapped[str] = mapped_column(sa.String(500))
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    phone: Mapped[str | None] = mapped_column(sa.String(64))
+    bill_line1: Mapped[str | None] = mapped_column(sa.String(500))
+    bill_city: Mapped[str | None] = mapped_column(sa.String(255))
+    bill_region: Mapped[str | None] = mapped_column(sa.String(255))
+    bill_postal_code: Mapped[str | None] = mapped_column(sa.String(30))
+    balance: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    active: Mapped[bool] = mapped_column(default=True)
+    qbo_updated_at: Mapped[datetime | None]
+    mirrored_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    invoices: Mapped[list[Invoice]] = relationship(back_populates="customer")
+
+
+class Invoice(Base):
+    """A QuickBooks invoice as last mirrored."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        sa.UniqueConstraint("realm_id", "qbo_id", name="uq_invoice_realm_qbo"),
+        sa.CheckConstraint("balance >= 0", name="balance_not_negative"),
+        sa.Index("ix_invoice_customer_due", "customer_id", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[str] = mapped_column(sa.String(32))
+    qbo_id: Mapped[str] = mapped_column(sa.String(32))
+    sync_token: Mapped[str] = mapped_column(sa.String(16), default="0")
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customer.id", ondelete="CASCADE"))
+    doc_number: Mapped[str | None] = mapped_column(sa.String(21))
+    txn_date: Mapped[date]
+    due_date: Mapped[date | None]
+    total_amt: Mapped[Decimal]
+    balance: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(sa.String(3), default="USD")
+    email_status: Mapped[str | None] = mapped_column(sa.String(20))
+    voided: Mapped[bool] = mapped_column(default=False)
+    qbo_updated_at: Mapped[datetime | None]
+    mirrored_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="invoices")
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        """Whether anything is still owed on it."""
+        return not self.voided and self.balance > 0
+
+
+class InvoiceLine(Base):
+    """One sales line of a mirrored invoice."""
+
+    __tablename__ = "invoice_line"
+    __table_args__ = (sa.UniqueConstraint("invoice_id", "position", name="uq_invoice_line_pos"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    qbo_line_id: Mapped[str | None] = mapped_column(sa.String(32))
+    detail_type: Mapped[str] = mapped_column(sa.String(40), default="SalesItemLineDetail")
+    item_ref: Mapped[str | None] = mapped_column(sa.String(32))
+    item_name: Mapped[str | None] = mapped_column(sa.String(255))
+    description: Mapped[str | None] = mapped_column(sa.String(4000))
+    qty: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 4))
+    unit_price: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 4))
+    amount: Mapped[Decimal]
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")

@@ -1,0 +1,236 @@
+"""Settings: a TOML file, overridden by PORTAL_* environment variables, validated once."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the key."""
+
+
+def _opt(default: Any, help: str, **rules: Any) -> Any:
+    return field(default=default, metadata={"help": help, **rules})
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    """[portal] — where the portal keeps its data and how it is reached."""
+
+    instance_path: str = _opt("instance", "Folder for the SQLite file, keys and the mailbox.")
+    database_url: str = _opt("", "SQLAlchemy URL; empty means a SQLite file in instance_path.")
+    secret_key: str = _opt("", "Signs sessions and tokens; empty means generated.", secret=True)
+    encryption_key: str = _opt("", "Fernet key for secrets at rest.", secret=True)
+    public_url: str = _opt("http://127.0.0.1:5000", "Base URL customers use.", url=True)
+    business_name: str = _opt("Demo Utility Co.", "Shown on pages and e-mails.", max_len=120)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """[server] — `portal run`."""
+
+    host: str = _opt("127.0.0.1", "Address to listen on.")
+    port: int = _opt(5000, "Port to listen on.", min=1, max=65535)
+    workers: int = _opt(2, "gunicorn worker processes.", min=1, max=64)
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """[security] — login, sessions and passwords."""
+
+    login_attempts_per_account: int = _opt(5, "Failed logins per account per window.", min=1)
+    login_attempts_per_address: int = _opt(20, "Failed logins per address per window.", min=1)
+    login_window_minutes: int = _opt(15, "Rate-limit window.", min=1, max=1440)
+    reset_token_minutes: int = _opt(30, "Password-reset link lifetime.", min=5, max=1440)
+    invite_token_hours: int = _opt(72, "Invitation link lifetime.", min=1, max=720)
+    password_min_length: int = _opt(12, "Shortest accepted password.", min=8, max=128)
+    password_history: int = _opt(5, "Previous passwords that may not be reused.", min=0, max=24)
+    session_hours: int = _opt(12, "Session lifetime.", min=1, max=720)
+    secure_cookies: str = _opt("auto", "auto|always|never.", choices=("auto", "always", "never"))
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """[mail] — outgoing e-mail."""
+
+    backend: str = _opt("mailbox", "mailbox (files) or smtp.", choices=("mailbox", "smtp"))
+    sender: str = _opt("billing@example.com", "From address.")
+    mailbox_dir: str = _opt("", "Folder for .eml files; empty means instance_path/mailbox.")
+    smtp_host: str = _opt("", "SMTP server; required when backend = smtp.")
+    smtp_port: int = _opt(587, "SMTP port.", min=1, max=65535)
+    smtp_security: str = _opt("starttls", "starttls|ssl|none.", choices=("starttls", "ssl", "none"))
+    smtp_username: str = _opt("", "SMTP user; empty means no login.")
+    smtp_password: str = _opt("", "SMTP password.", secret=True)
+    smtp_timeout_seconds: int = _opt(10, "Timeout of one SMTP call.", min=1, max=300)
+    max_attempts: int = _opt(5, "Delivery attempts before a message is parked.", min=1, max=50)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, by section."""
+
+    portal: PortalSettings = field(default_factory=PortalSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+
+    @property
+    def instance(self) -> Path:
+        """The instance folder as an absolute path."""
+        return Path(self.portal.instance_path).resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the instance folder."""
+        return self.portal.database_url or f"sqlite:///{self.instance / 'portal.db'}"
+
+    @property
+    def mailbox(self) -> Path:
+        """The mailbox folder for the mailbox backend."""
+        return (
+            Path(self.mail.mailbox_dir).resolve()
+            if self.mail.mailbox_dir
+            else self.instance / "mailbox"
+        )
+
+
+_SECTION_TYPES = {
+    "portal": PortalSettings,
+    "server": ServerSettings,
+    "security": SecuritySettings,
+    "mail": MailSettings,
+}
+
+
+def env_name(section: str, key: str) -> str:
+    """The environment variable that overrides a setting."""
+    prefix = "PORTAL_" if section == "portal" else f"PORTAL_{section.upper()}_"
+    return prefix + key.upper()
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the TOML file (PORTAL_CONFIG or ./config.toml), apply env and overrides, validate."""
+    environ = os.environ if environ is None else environ
+    raw = _read_file(path, environ)
+    for section, values in (overrides or {}).items():
+        raw.setdefault(section, {}).update(values)
+    sections = {
+        name: _build_section(name, cls, raw.pop(name, {}), environ)
+        for name, cls in _SECTION_TYPES.items()
+    }
+    if raw:
+        raise ConfigError(f"unknown section [{sorted(raw)[0]}]")
+    settings = Settings(**sections)
+    _check_combinations(settings)
+    return _with_generated_keys(settings)
+
+
+def _read_file(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> dict[str, Any]:
+    explicit = path or environ.get("PORTAL_CONFIG")
+    candidate = Path(explicit) if explicit else Path("config.toml")
+    if not candidate.exists():
+        if explicit:
+            raise ConfigError(f"PORTAL_CONFIG: file {candidate} does not exist")
+        return {}
+    try:
+        with candidate.open("rb") as fh:
+            return tomllib.load(fh)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{candidate}: not valid TOML ({exc})") from exc
+
+
+def _build_section(name: str, cls: type, values: Any, environ: Mapping[str, str]) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"{name}.{unknown[0]}: unknown setting")
+    kwargs = {}
+    for key, fld in known.items():
+        value = environ.get(env_name(name, key), values.get(key, fld.default))
+        kwargs[key] = _coerce(f"{name}.{key}", fld, value)
+    return cls(**kwargs)
+
+
+def _coerce(dotted: str, fld: dataclasses.Field[Any], value: Any) -> Any:
+    rules = fld.metadata
+    if fld.type in ("int", int):
+        if isinstance(value, bool):
+            raise ConfigError(f"{dotted}: must be a whole number")
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{dotted}: must be a whole number, not {value!r}") from None
+        if "min" in rules and value < rules["min"]:
+            raise ConfigError(f"{dotted}: must be at least {rules['min']}")
+        if "max" in rules and value > rules["max"]:
+            raise ConfigError(f"{dotted}: must be at most {rules['max']}")
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{dotted}: must be a string")
+    value = value.strip()
+    if "choices" in rules and value not in rules["choices"]:
+        raise ConfigError(f"{dotted}: must be one of {', '.join(rules['choices'])}, not {value!r}")
+    if rules.get("url") and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{dotted}: must start with http:// or https://")
+    if "max_len" in rules and len(value) > rules["max_len"]:
+        raise ConfigError(f"{dotted}: must be at most {rules['max_len']} characters")
+    return value
+
+
+def _check_combinations(settings: Settings) -> None:
+    if settings.mail.backend == "smtp" and not settings.mail.smtp_host:
+        raise ConfigError("mail.smtp_host: required when mail.backend = smtp")
+    if settings.portal.encryption_key:
+        try:
+            Fernet(settings.portal.encryption_key.encode())
+        except ValueError:
+            raise ConfigError(
+                "portal.encryption_key: must be a Fernet key (32 url-safe base64 bytes)"
+            ) from None
+    url = settings.portal.database_url
+    if url and not url.startswith(("sqlite", "postgresql")):
+        raise ConfigError("portal.database_url: must be a sqlite:// or postgresql:// URL")
+
+
+def _with_generated_keys(settings: Settings) -> Settings:
+    """Fill empty secret/encryption keys from files in the instance folder, made 0600 once."""
+    portal = settings.portal
+    if portal.secret_key and portal.encryption_key:
+        return settings
+    folder = settings.instance
+    secret = portal.secret_key or _key_file(
+        folder / "secret_key", lambda: secrets.token_urlsafe(48)
+    )
+    enc = portal.encryption_key or _key_file(
+        folder / "encryption_key", lambda: Fernet.generate_key().decode()
+    )
+    return dataclasses.replace(
+        settings, portal=dataclasses.replace(portal, secret_key=secret, encryption_key=enc)
+    )
+
+
+def _key_file(path: Path, make: Any) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        value = make()
+        fh.write(value)
+    return str(value)

@@ -1,0 +1,1 @@
+"""The bridge to QuickBooks Online: accounting adapter, mirror and write-back."""
