@@ -1,0 +1,211 @@
+"""Account pages: log in and out, forgotten password, invitation, username and password."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import login_required, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from portal import db
+from portal.accounts import service
+from portal.accounts.forms import (
+    AcceptInviteForm,
+    ChangePasswordForm,
+    ChangeUsernameForm,
+    ForgotPasswordForm,
+    LoginForm,
+    LogoutForm,
+    ResetPasswordForm,
+)
+from portal.accounts.models import Role
+from portal.accounts.passwords import PasswordRejected
+from portal.accounts.ratelimit import TooManyAttempts
+from portal.accounts.tokens import TokenInvalid
+from portal.auth import user
+
+bp = Blueprint("accounts", __name__)
+
+View = str | Response | tuple[str, int]
+
+
+def _policy() -> service.AccountPolicy:
+    policy: service.AccountPolicy = current_app.extensions["portal.account_policy"]
+    return policy
+
+
+def _home_for_role() -> str:
+    return (
+        url_for("admin.index") if user().role is not Role.CUSTOMER else url_for("billing.dashboard")
+    )
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths, so the login page cannot redirect elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> View:
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return render_template("accounts/login.html", form=form), 400 if form.errors else 200
+    address = request.remote_addr or "unknown"
+    try:
+        with db.transaction() as s:
+            found = service.authenticate(
+                s, _policy(), form.identifier.data or "", form.password.data or "", address
+            )
+    except TooManyAttempts as exc:
+        form.form_errors.append(
+            f"Too many failed logins. For your security, try again in {exc.minutes} minutes "
+            "or reset your password."
+        )
+        return render_template("accounts/login.html", form=form), 429
+    if found is None:
+        form.form_errors.append(service.LOGIN_FAILED)
+        return render_template("accounts/login.html", form=form), 401
+    session.clear()  # nothing from before the login carries over
+    login_user(found)
+    session.permanent = True
+    return redirect(_safe_next(request.args.get("next")) or _home_for_role())
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    LogoutForm().validate_on_submit()  # CSRF is checked for every POST before this runs
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password() -> View:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        with db.transaction() as s:
+            service.request_password_reset(s, _policy(), form.identifier.data or "")
+        minutes = int(_policy().reset_lifetime.total_seconds() // 60)
+        flash(
+            "If an account matches, we have e-mailed it a link to reset the password. "
+            f"The link works once, for {minutes} minutes.",
+            "info",
+        )
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> View:
+    form = ResetPasswordForm()
+    try:
+        service.check_reset_token(db.session(), _policy(), token)
+    except TokenInvalid as exc:
+        return render_template("accounts/link_invalid.html", message=str(exc)), 400
+    if form.validate_on_submit():
+        try:
+            with db.transaction() as s:
+                service.reset_password(s, _policy(), token, form.new_password.data or "")
+        except (PasswordRejected, TokenInvalid) as exc:
+            form.new_password.errors = [str(exc)]
+        else:
+            flash("Your password is changed. Log in with the new one.", "success")
+            return redirect(url_for("accounts.login"))
+    status = 400 if form.errors else 200
+    return render_template("accounts/reset.html", form=form, token=token), status
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invite(token: str) -> View:
+    form = AcceptInviteForm()
+    try:
+        email = service.check_invite(db.session(), _policy(), token)
+    except TokenInvalid as exc:
+        return render_template("accounts/link_invalid.html", message=str(exc)), 400
+    if form.validate_on_submit():
+        try:
+            with db.transaction() as s:
+                new_user = service.accept_invite(
+                    s, _policy(), token, form.username.data or "", form.new_password.data or ""
+                )
+        except PasswordRejected as exc:
+            form.new_password.errors = [str(exc)]
+        except (service.AccountError, TokenInvalid) as exc:
+            form.username.errors = [str(exc)]
+        else:
+            session.clear()
+            login_user(new_user)
+            flash("Welcome! Your login is ready.", "success")
+            return redirect(url_for("billing.dashboard"))
+    status = 400 if form.errors else 200
+    return render_template("accounts/invite.html", form=form, email=email, token=token), status
+
+
+@bp.route("/account")
+@login_required
+def profile() -> View:
+    return render_template(
+        "accounts/profile.html",
+        username_form=ChangeUsernameForm(),
+        password_form=ChangePasswordForm(),
+    )
+
+
+@bp.route("/account/username", methods=["POST"])
+@login_required
+def change_username() -> View:
+    form = ChangeUsernameForm()
+    if form.validate_on_submit():
+        try:
+            with db.transaction() as s:
+                service.change_username(s, s.merge(user()), form.username.data or "")
+        except service.AccountError as exc:
+            form.username.errors = [str(exc)]
+        else:
+            flash("Your username is changed. Use it the next time you log in.", "success")
+            return redirect(url_for("accounts.profile"))
+    page = render_template(
+        "accounts/profile.html", username_form=form, password_form=ChangePasswordForm()
+    )
+    return page, 400
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_password() -> View:
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            with db.transaction() as s:
+                me = s.merge(user())
+                service.change_password(
+                    s,
+                    _policy(),
+                    me,
+                    form.current_password.data or "",
+                    form.new_password.data or "",
+                )
+        except PasswordRejected as exc:
+            form.new_password.errors = [str(exc)]
+        except service.AccountError as exc:
+            form.current_password.errors = [str(exc)]
+        else:
+            # The session token rotated: log in again here so this session stays, others end.
+            login_user(me)
+            flash("Your password is changed. Other sessions have been logged out.", "success")
+            return redirect(url_for("accounts.profile"))
+    page = render_template(
+        "accounts/profile.html", username_form=ChangeUsernameForm(), password_form=form
+    )
+    return page, 400

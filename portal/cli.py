@@ -1,0 +1,217 @@
+"""The `portal` command: demo, run, db upgrade, create-admin, users, mail."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+
+from portal import create_app, db
+from portal.config import ConfigError, Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+def _app(settings: Settings | None = None) -> Flask:
+    return create_app({"SETTINGS": settings or _settings()})
+
+
+@contextmanager
+def _app_context(settings: Settings | None = None) -> Iterator[Flask]:
+    """An app with its context pushed; its connections are closed on the way out."""
+    app = _app(settings)
+    try:
+        with app.app_context():
+            yield app
+    finally:
+        app.extensions["portal.db"].engine.dispose()
+
+
+def _policy(app: Flask) -> Any:
+    return app.extensions["portal.account_policy"]
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
+def main(verbose: bool) -> None:
+    """The QuickBooks-synced customer billing portal."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # The Authorize.Net SDK logs whole requests (card data) at DEBUG: never let it.
+    logging.getLogger("authorizenet.sdk").setLevel(logging.WARNING)
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations."""
+    from portal.migrate import upgrade
+
+    settings = _settings()
+    settings.instance.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url, revision)
+    click.echo(f"database is at revision {revision}")
+
+
+@main.command("create-admin")
+@click.option("--username", prompt=True)
+@click.option("--email", prompt=True)
+@click.option("--role", type=click.Choice(["admin", "bookkeeper"]), default="admin")
+@click.password_option(help="Prompted for (with confirmation) when not given.")
+def create_admin(username: str, email: str, role: str, password: str) -> None:
+    """Create a staff login (admin or bookkeeper)."""
+    from portal.accounts.models import Role
+    from portal.accounts.passwords import PasswordRejected
+    from portal.accounts.service import AccountError, create_user
+
+    with _app_context() as app:
+        try:
+            with db.transaction() as s:
+                create_user(
+                    s,
+                    _policy(app),
+                    username=username,
+                    email=email,
+                    password=password,
+                    role=Role(role),
+                )
+        except (AccountError, PasswordRejected) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"created {role} login {username}")
+
+
+@main.group()
+def users() -> None:
+    """Portal logins."""
+
+
+@users.command("invite")
+@click.option(
+    "--customer",
+    "customer_ref",
+    required=True,
+    help="QuickBooks customer Id or exact display name.",
+)
+@click.option("--email", required=True, help="Where to send the invitation.")
+def users_invite(customer_ref: str, email: str) -> None:
+    """E-mail a customer an invitation to create a portal login."""
+    from portal.accounts.service import AccountError, invite_customer
+    from portal.billing.models import Customer
+
+    with _app_context() as app:
+        s = db.session()
+        matches = s.scalars(
+            sa.select(Customer).where(
+                sa.or_(Customer.qbo_id == customer_ref, Customer.display_name == customer_ref)
+            )
+        ).all()
+        if len(matches) != 1:
+            found = "no customer" if not matches else f"{len(matches)} customers"
+            raise click.ClickException(f"{found} match {customer_ref!r}")
+        try:
+            with db.transaction() as s:
+                invite_customer(s, _policy(app), matches[0].id, email)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"invitation e-mailed to {email} for {matches[0].display_name}")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List portal logins."""
+    from portal.accounts.models import PortalUser
+
+    with _app_context():
+        for u in db.session().scalars(sa.select(PortalUser).order_by(PortalUser.username_key)):
+            click.echo(
+                f"{u.username}\t{u.email}\t{u.role.value}\t{'active' if u.active else 'off'}"
+            )
+
+
+@main.group()
+def mail() -> None:
+    """Outgoing e-mail."""
+
+
+@mail.command("send")
+def mail_send() -> None:
+    """Send queued e-mail that is due (retries with back-off)."""
+    from portal.mail import deliver
+
+    with _app_context():
+        click.echo(f"sent {deliver()} message(s)")
+
+
+@main.command()
+@click.option("--host", default=None, help="Default: server.host.")
+@click.option("--port", type=int, default=None, help="Default: server.port.")
+@click.option("--workers", type=int, default=None, help="Default: server.workers.")
+def run(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the portal with gunicorn (run `portal db upgrade` first)."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = _settings()
+    options = {
+        "bind": f"{host or settings.server.host}:{port or settings.server.port}",
+        "workers": workers or settings.server.workers,
+        "accesslog": "-",
+    }
+
+    class _Gunicorn(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Callable[..., Any]:
+            return _app(settings)
+
+    _Gunicorn().run()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=5000, show_default=True)
+def demo(host: str, port: int) -> None:
+    """Migrate, seed demo data and serve the portal with the demo logins printed."""
+    from werkzeug.serving import run_simple
+
+    from portal import demo as demo_data
+    from portal.clock import today
+    from portal.migrate import upgrade
+
+    settings = _settings()
+    settings.instance.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url)
+    app = _app(settings)
+    with app.app_context(), db.transaction() as s:
+        created = demo_data.seed(s, _policy(app), today())
+    click.echo("")
+    click.echo(f"  {'Seeded' if created else 'Found'} demo data in {settings.sqlalchemy_url}")
+    click.echo(f"  Portal:  http://{host}:{port}/login")
+    for login in demo_data.DEMO_LOGINS:
+        click.echo(f"  {login.role:<9} {login.username:<10} password: {login.password}")
+    if settings.mail.backend == "mailbox":
+        click.echo(f"  E-mail (password resets, invitations) is written to {settings.mailbox}")
+    click.echo("")
+    sys.stdout.flush()
+    run_simple(host, port, app, threaded=True, use_reloader=False)

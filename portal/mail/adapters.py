@@ -1,0 +1,95 @@
+"""Mail adapters: the one place the portal talks SMTP (or writes a mailbox folder)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+import tempfile
+import time
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+from portal.config import MailSettings
+
+logger = logging.getLogger(__name__)
+
+
+class MailDeliveryError(Exception):
+    """The message was not accepted; it may be retried."""
+
+
+class Mailer(Protocol):
+    """Sends one message; raises MailDeliveryError when it was not accepted."""
+
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class SmtpMailer:
+    """Delivers through an SMTP server with a timeout, STARTTLS or implicit TLS."""
+
+    def __init__(self, settings: MailSettings) -> None:
+        self.settings = settings
+
+    def send(self, message: EmailMessage) -> None:
+        s = self.settings
+        try:
+            if s.smtp_security == "ssl":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.smtp_host,
+                    s.smtp_port,
+                    timeout=s.smtp_timeout_seconds,
+                    context=ssl.create_default_context(),
+                )
+            else:
+                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
+            with smtp:
+                if s.smtp_security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+                if s.smtp_username:
+                    smtp.login(s.smtp_username, s.smtp_password)
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+
+
+class MailboxMailer:
+    """Writes each message as an .eml file in a folder (demo and tests read it)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
+            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(message.as_bytes())
+            os.replace(tmp, self.folder / name)  # atomic: readers never see half a message
+        except OSError as exc:
+            raise MailDeliveryError(str(exc)) from exc
+
+
+class MemoryMailer:
+    """Keeps sent messages in a list (unit tests); can be told to fail."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.fail_next = 0
+
+    def send(self, message: EmailMessage) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise MailDeliveryError("injected failure")
+        self.sent.append(message)
+
+
+def mailer_for(settings: MailSettings, mailbox: Path) -> Mailer:
+    """The configured mailer."""
+    if settings.backend == "smtp":
+        return SmtpMailer(settings)
+    return MailboxMailer(mailbox)
