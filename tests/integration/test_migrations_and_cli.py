@@ -1,0 +1,88 @@
+"""Schema comes only from Alembic, and the `portal` command works on a fresh folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from click.testing import CliRunner
+
+from portal.cli import main
+from portal.migrate import downgrade, upgrade
+from portal.models import Base
+from tests.conftest import write_config
+
+
+def test_migrations_match_the_models(database_url: str):
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
+    engine.dispose()
+    assert diff == []
+
+
+def test_migrations_downgrade_and_upgrade_cleanly(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    downgrade(url, "base")
+    engine = sa.create_engine(url)
+    assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    upgrade(url)
+    engine = sa.create_engine(url)
+    assert "portal_user" in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def _cli(tmp_path: Path, *args: str, input: str | None = None):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = {"PORTAL_CONFIG": str(write_config(tmp_path, url))}
+    return CliRunner().invoke(main, list(args), env=env, input=input)
+
+
+def test_portal_db_upgrade_creates_the_schema(tmp_path: Path):
+    result = _cli(tmp_path, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    assert "invoice" in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_create_admin_prompts_for_a_password_and_enforces_the_policy(tmp_path: Path):
+    assert _cli(tmp_path, "db", "upgrade").exit_code == 0
+    weak = _cli(
+        tmp_path,
+        "create-admin",
+        "--username",
+        "boss",
+        "--email",
+        "boss@example.com",
+        input="password\npassword\n",
+    )
+    assert weak.exit_code == 1
+    assert "at least 12 characters" in weak.output
+    strong = "granite-otters-whistle-loud"
+    ok = _cli(
+        tmp_path,
+        "create-admin",
+        "--username",
+        "boss",
+        "--email",
+        "boss@example.com",
+        input=f"{strong}\n{strong}\n",
+    )
+    assert ok.exit_code == 0, ok.output
+    listed = _cli(tmp_path, "users", "list")
+    assert "boss\tboss@example.com\tadmin\tactive" in listed.output
+
+
+def test_environment_overrides_reach_the_cli(tmp_path: Path, monkeypatch):
+    monkeypatch.setitem(os.environ, "PORTAL_SERVER_WORKERS", "zero")
+    result = _cli(tmp_path, "users", "list")
+    assert result.exit_code == 1
+    assert "server.workers: must be a whole number" in result.output
