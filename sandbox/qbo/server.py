@@ -1,0 +1,193 @@
+"""The Flask app factory, the threaded QboSandbox server and the command line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import signal
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from . import api, oauth
+from .faults import QboFault, server_error, unsupported
+from .seed import seed_company
+from .state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxState
+
+logger = logging.getLogger(__name__)
+
+
+def create_sandbox_app(state: SandboxState) -> Flask:
+    """Build the Flask app serving OAuth and the v3 data API for `state`."""
+    app = Flask("sandbox.qbo")
+    app.extensions["qbo_sandbox_state"] = state
+    app.register_blueprint(oauth.bp)
+    app.register_blueprint(api.bp)
+
+    @app.after_request
+    def add_intuit_tid(response: Response) -> Response:
+        """Every Intuit response carries a transaction id for support tickets."""
+        response.headers["intuit_tid"] = f"1-{secrets.token_hex(12)}"
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        """Unknown paths and methods get a Fault, not an HTML page."""
+        fault = unsupported(f"{error.code} {error.name}: no such resource in the sandbox")
+        fault.status = error.code or 400
+        return api.fault_response(state, fault)
+
+    @app.errorhandler(Exception)
+    def crash(error: Exception) -> Response:
+        """A sandbox bug is a SystemFault for the client and a traceback in the log."""
+        logger.exception("sandbox request failed", exc_info=error)
+        return api.fault_response(state, server_error(500))
+
+    return app
+
+
+class QboSandbox:
+    """A QBO sandbox on loopback: start() serves in a daemon thread, stop() shuts down.
+
+    Point the real clients at it::
+
+        auth = AuthClient(client_id, client_secret, redirect_uri, environment=sandbox.discovery_url)
+        qb = QuickBooks(auth_client=auth, refresh_token=..., company_id=realm, minorversion=75)
+        qb.api_url_v3 = sandbox.api_base_url  # a URL environment makes qb use api_url_v3
+
+    python-quickbooks (requests-oauthlib) refuses plain http unless the environment has
+    ``OAUTHLIB_INSECURE_TRANSPORT=1``.
+    """
+
+    def __init__(
+        self,
+        state: SandboxState | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_file: str | Path | None = None,
+    ) -> None:
+        self.state = state or SandboxState()
+        self.host = host
+        self.port = port
+        self.state_file = Path(state_file) if state_file else None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> QboSandbox:
+        """Load the state file (if any), bind and serve in a daemon thread."""
+        if self.state_file and self.state_file.exists():
+            self.state.load(self.state_file)
+        self._server = make_server(
+            self.host, self.port, create_sandbox_app(self.state), threaded=True
+        )
+        self.port = self._server.server_port
+        server = self._server
+        self._thread = threading.Thread(
+            # a short poll interval keeps stop() fast (shutdown waits for the next poll)
+            target=lambda: server.serve_forever(poll_interval=0.05),
+            name="qbo-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.info("QBO sandbox listening on %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, stop webhook delivery and save the state file (if any)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.state.webhooks.stop()
+        if self.state_file:
+            self.state.save(self.state_file)
+
+    def __enter__(self) -> QboSandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """http://host:port of the running server."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def discovery_url(self) -> str:
+        """The value to pass as AuthClient(environment=...)."""
+        return self.base_url + oauth.DISCOVERY_PATH
+
+    @property
+    def api_base_url(self) -> str:
+        """The value to set as QuickBooks.api_url_v3 (ends in /v3)."""
+        return self.base_url + "/v3"
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command line options."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox.qbo", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--realm-id", default=None, help="company id to create/seed")
+    parser.add_argument("--seed-customers", type=int, default=0)
+    parser.add_argument("--seed-invoices", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=1234, help="random seed for seeding")
+    parser.add_argument(
+        "--state-file", default=None, help="JSON file loaded at start, saved at stop"
+    )
+    parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
+    parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
+    parser.add_argument("--no-throttle", action="store_true", help="disable the 500/min throttle")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a sandbox in the foreground until Ctrl-C."""
+    args = _parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    state = SandboxState(client_id=args.client_id, client_secret=args.client_secret)
+    sandbox = QboSandbox(state, args.host, args.port, args.state_file).start()
+    if args.no_throttle:
+        state.faults.throttle_limit = None
+    fresh = not state.companies  # a loaded state file is served as it was, never re-seeded
+    if fresh:
+        state.add_company(args.realm_id)
+    if fresh and (args.seed_customers or args.seed_invoices):
+        seed_company(
+            state, args.realm_id, max(1, args.seed_customers), args.seed_invoices, args.seed
+        )
+    info: dict[str, Any] = {
+        "base_url": sandbox.base_url,
+        "discovery_url": sandbox.discovery_url,
+        "api_base_url": sandbox.api_base_url,
+        "realm_ids": sorted(state.companies),
+        "client_id": args.client_id,
+    }
+    for key, value in info.items():
+        print(f"{key}: {value}", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
+    finally:
+        sandbox.stop()
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Turn SIGTERM into KeyboardInterrupt so the state file still gets saved."""
+    raise KeyboardInterrupt
+
+
+__all__ = ["QboFault", "QboSandbox", "create_sandbox_app", "main"]

@@ -1,0 +1,1 @@
+"""Integration tests: the real QBO client libraries against the local sandbox."""
