@@ -59,6 +59,8 @@ class Invoice(Base):
     currency: Mapped[str] = mapped_column(sa.String(3), default="USD")
     email_status: Mapped[str | None] = mapped_column(sa.String(20))
     voided: Mapped[bool] = mapped_column(default=False)
+    # QuickBooks deleted it: kept (payments may point at it) but never shown as owed.
+    deleted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     qbo_updated_at: Mapped[datetime | None]
     mirrored_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -70,7 +72,7 @@ class Invoice(Base):
     @property
     def is_open(self) -> bool:
         """Whether anything is still owed on it."""
-        return not self.voided and self.balance > 0
+        return not self.voided and not self.deleted and self.balance > 0
 
 
 class InvoiceLine(Base):
@@ -92,3 +94,89 @@ class InvoiceLine(Base):
     amount: Mapped[Decimal]
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class ReceivedPayment(Base):
+    """A QuickBooks Payment as last mirrored (whoever recorded it: the portal or the office)."""
+
+    __tablename__ = "received_payment"
+    __table_args__ = (
+        sa.UniqueConstraint("realm_id", "qbo_id", name="uq_received_payment_realm_qbo"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[str] = mapped_column(sa.String(32))
+    qbo_id: Mapped[str] = mapped_column(sa.String(32))
+    sync_token: Mapped[str] = mapped_column(sa.String(16), default="0")
+    customer_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    txn_date: Mapped[date]
+    total_amt: Mapped[Decimal]
+    unapplied_amt: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    reference: Mapped[str | None] = mapped_column(sa.String(64))
+    deleted: Mapped[bool] = mapped_column(default=False)
+    qbo_updated_at: Mapped[datetime | None]
+    mirrored_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    applications: Mapped[list[PaymentApplication]] = relationship(
+        back_populates="payment", cascade="all, delete-orphan"
+    )
+
+
+class PaymentApplication(Base):
+    """The part of a received payment applied to one invoice or credit memo."""
+
+    __tablename__ = "payment_application"
+    __table_args__ = (sa.Index("ix_payment_application_txn", "txn_type", "txn_qbo_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("received_payment.id", ondelete="CASCADE"), index=True
+    )
+    txn_type: Mapped[str] = mapped_column(sa.String(20))
+    txn_qbo_id: Mapped[str] = mapped_column(sa.String(32))
+    amount: Mapped[Decimal]
+
+    payment: Mapped[ReceivedPayment] = relationship(back_populates="applications")
+
+
+class CreditMemo(Base):
+    """A QuickBooks credit memo as last mirrored."""
+
+    __tablename__ = "credit_memo"
+    __table_args__ = (sa.UniqueConstraint("realm_id", "qbo_id", name="uq_credit_memo_realm_qbo"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[str] = mapped_column(sa.String(32))
+    qbo_id: Mapped[str] = mapped_column(sa.String(32))
+    sync_token: Mapped[str] = mapped_column(sa.String(16), default="0")
+    customer_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    doc_number: Mapped[str | None] = mapped_column(sa.String(21))
+    txn_date: Mapped[date]
+    total_amt: Mapped[Decimal]
+    balance: Mapped[Decimal]
+    deleted: Mapped[bool] = mapped_column(default=False)
+    qbo_updated_at: Mapped[datetime | None]
+    mirrored_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CatalogItem(Base):
+    """A product or service from the QuickBooks item list."""
+
+    __tablename__ = "catalog_item"
+    __table_args__ = (sa.UniqueConstraint("realm_id", "qbo_id", name="uq_catalog_item_realm_qbo"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[str] = mapped_column(sa.String(32))
+    qbo_id: Mapped[str] = mapped_column(sa.String(32))
+    sync_token: Mapped[str] = mapped_column(sa.String(16), default="0")
+    name: Mapped[str] = mapped_column(sa.String(100))
+    type: Mapped[str] = mapped_column(sa.String(20), default="Service")
+    description: Mapped[str | None] = mapped_column(sa.String(4000))
+    unit_price: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 4))
+    active: Mapped[bool] = mapped_column(default=True)
+    qbo_updated_at: Mapped[datetime | None]
+    mirrored_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

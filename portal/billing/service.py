@@ -25,7 +25,9 @@ class AccountSummary:
 
 
 def _open(customer_id: int) -> sa.ColumnElement[bool]:
-    return sa.and_(Invoice.customer_id == customer_id, Invoice.balance > 0, ~Invoice.voided)
+    return sa.and_(
+        Invoice.customer_id == customer_id, Invoice.balance > 0, ~Invoice.voided, ~Invoice.deleted
+    )
 
 
 def account_summary(s: Session, customer_id: int, today: date) -> AccountSummary:

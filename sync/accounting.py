@@ -1,0 +1,200 @@
+"""The accounting-adapter interface and the records that cross it (never SDK objects)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol
+
+
+class Entity(enum.StrEnum):
+    """The QuickBooks entities the portal mirrors."""
+
+    CUSTOMER = "Customer"
+    INVOICE = "Invoice"
+    PAYMENT = "Payment"
+    CREDIT_MEMO = "CreditMemo"
+    ITEM = "Item"
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    """A customer as QuickBooks has it."""
+
+    id: str
+    sync_token: str
+    display_name: str
+    email: str | None = None
+    phone: str | None = None
+    bill_line1: str | None = None
+    bill_city: str | None = None
+    bill_region: str | None = None
+    bill_postal_code: str | None = None
+    balance: Decimal = Decimal("0.00")
+    active: bool = True
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceLineRecord:
+    """One sales line of an invoice."""
+
+    position: int
+    amount: Decimal
+    line_id: str | None = None
+    detail_type: str = "SalesItemLineDetail"
+    item_id: str | None = None
+    item_name: str | None = None
+    description: str | None = None
+    qty: Decimal | None = None
+    unit_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceRecord:
+    """An invoice as QuickBooks has it."""
+
+    id: str
+    sync_token: str
+    customer_id: str
+    txn_date: date
+    total: Decimal
+    balance: Decimal
+    doc_number: str | None = None
+    due_date: date | None = None
+    currency: str = "USD"
+    email_status: str | None = None
+    voided: bool = False
+    lines: tuple[InvoiceLineRecord, ...] = ()
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AppliedLine:
+    """Part of a payment applied to one transaction (an Invoice or a CreditMemo)."""
+
+    txn_type: str
+    txn_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """A payment received, applied to invoices."""
+
+    id: str
+    sync_token: str
+    customer_id: str
+    txn_date: date
+    total: Decimal
+    unapplied: Decimal = Decimal("0.00")
+    reference: str | None = None
+    applied: tuple[AppliedLine, ...] = ()
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CreditMemoRecord:
+    """A credit memo and what is left of it."""
+
+    id: str
+    sync_token: str
+    customer_id: str
+    txn_date: date
+    total: Decimal
+    balance: Decimal
+    doc_number: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """A product or service of the catalog."""
+
+    id: str
+    sync_token: str
+    name: str
+    type: str = "Service"
+    unit_price: Decimal | None = None
+    description: str | None = None
+    active: bool = True
+    updated_at: datetime | None = None
+
+
+Record = CustomerRecord | InvoiceRecord | PaymentRecord | CreditMemoRecord | ItemRecord
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """A row QuickBooks reports as deleted."""
+
+    entity: Entity
+    id: str
+
+
+@dataclass
+class ChangeSet:
+    """What changed since a point in time (one CDC answer)."""
+
+    records: dict[Entity, list[Record]] = field(default_factory=dict)
+    deleted: list[Deleted] = field(default_factory=list)
+    # CDC answers at most this many objects; reaching it means the window must shrink.
+    truncated: bool = False
+
+    @property
+    def size(self) -> int:
+        """How many objects the answer held."""
+        return sum(len(v) for v in self.records.values()) + len(self.deleted)
+
+
+class AccountingError(Exception):
+    """QuickBooks refused or failed; `code` is its Fault code when there is one."""
+
+    def __init__(self, message: str, code: str | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+
+
+class AuthorizationLost(AccountingError):
+    """The QuickBooks connection must be made again by an admin (refresh token revoked)."""
+
+
+class WindowTooOld(AccountingError):
+    """CDC cannot look back that far; a full mirror is needed."""
+
+
+class AccountingAdapter(Protocol):
+    """What the portal needs from an accounting system."""
+
+    realm_id: str
+
+    def pages(
+        self,
+        entity: Entity,
+        page_size: int = 1000,
+        start: int = 1,
+        changed_since: datetime | None = None,
+    ) -> Iterator[Sequence[Record]]:
+        """Rows of an entity (active and inactive), a page at a time, oldest change first,
+        from the 1-based position `start`; only those changed at or after `changed_since`."""
+        ...
+
+    def changes_since(self, entities: Sequence[Entity], since: datetime) -> ChangeSet:
+        """What changed after `since` (CDC); WindowTooOld past 30 days."""
+        ...
+
+    def get_customer(self, customer_id: str) -> CustomerRecord:
+        """One customer, fresh."""
+        ...
+
+    def get_invoice(self, invoice_id: str) -> InvoiceRecord:
+        """One invoice, fresh."""
+        ...
+
+    def invoice_pdf(self, invoice_id: str) -> bytes:
+        """The invoice as QuickBooks prints it."""
+        ...

@@ -1,0 +1,397 @@
+"""Bulk upserts of mirrored records: one round trip per page, rows whose SyncToken is unchanged
+are left alone (so mirroring twice changes nothing)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from portal.billing.models import (
+    CatalogItem,
+    CreditMemo,
+    Customer,
+    Invoice,
+    InvoiceLine,
+    PaymentApplication,
+    ReceivedPayment,
+)
+from portal.db import utcnow
+from sync.accounting import (
+    CreditMemoRecord,
+    CustomerRecord,
+    Deleted,
+    Entity,
+    InvoiceRecord,
+    ItemRecord,
+    PaymentRecord,
+    Record,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T", CustomerRecord, InvoiceRecord, PaymentRecord, CreditMemoRecord, ItemRecord)
+
+MODELS: dict[Entity, Any] = {
+    Entity.CUSTOMER: Customer,
+    Entity.INVOICE: Invoice,
+    Entity.PAYMENT: ReceivedPayment,
+    Entity.CREDIT_MEMO: CreditMemo,
+    Entity.ITEM: CatalogItem,
+}
+
+
+@dataclass
+class Tally:
+    """What one or more pages did to the mirror."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, other: Tally) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.deleted += other.deleted
+        self.skipped += other.skipped
+        self.warnings.extend(other.warnings)
+
+
+# Finds a customer QuickBooks did not send with the page (an invoice whose customer is new).
+CustomerFetcher = Callable[[str], CustomerRecord | None]
+
+
+def _insert(s: Session, model: Any) -> Any:
+    dialect = s.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def _existing(
+    s: Session, model: Any, realm: str, ids: Sequence[str]
+) -> dict[str, tuple[int, str, bool]]:
+    """qbo_id → (primary key, sync token, deleted) for rows already mirrored."""
+    deleted_col = getattr(model, "deleted", sa.false())
+    rows = s.execute(
+        sa.select(model.qbo_id, model.id, model.sync_token, deleted_col).where(
+            model.realm_id == realm, model.qbo_id.in_(ids)
+        )
+    )
+    return {q: (pk, tok, bool(d)) for q, pk, tok, d in rows}
+
+
+def _upsert_rows(s: Session, model: Any, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert or update rows keyed by (realm_id, qbo_id); return qbo_id → primary key."""
+    if not rows:
+        return {}
+    stmt = _insert(s, model)
+    columns = [k for k in rows[0] if k not in ("realm_id", "qbo_id")]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["realm_id", "qbo_id"], set_={c: stmt.excluded[c] for c in columns}
+    )
+    s.execute(stmt, rows)
+    realm = rows[0]["realm_id"]
+    found = _existing(s, model, realm, [r["qbo_id"] for r in rows])
+    return {q: v[0] for q, v in found.items()}
+
+
+def _changed(s: Session, model: Any, realm: str, records: Sequence[T], tally: Tally) -> list[T]:
+    """Records that are new, or whose SyncToken moved, or that come back after a deletion."""
+    existing = _existing(s, model, realm, [r.id for r in records])
+    out: list[T] = []
+    for r in records:
+        old = existing.get(r.id)
+        if old is None:
+            tally.inserted += 1
+        elif old[1] != r.sync_token or old[2]:
+            tally.updated += 1
+        else:
+            tally.unchanged += 1
+            continue
+        out.append(r)
+    return out
+
+
+def customers(s: Session, realm: str, records: Sequence[CustomerRecord]) -> Tally:
+    tally = Tally()
+    now = utcnow()
+    changed = _changed(s, Customer, realm, records, tally)
+    _upsert_rows(s, Customer, [_customer_row(realm, r, now) for r in changed])
+    return tally
+
+
+def _customer_row(realm: str, r: CustomerRecord, now: Any) -> dict[str, Any]:
+    return {
+        "realm_id": realm,
+        "qbo_id": r.id,
+        "sync_token": r.sync_token,
+        "display_name": r.display_name,
+        "email": r.email,
+        "phone": r.phone,
+        "bill_line1": r.bill_line1,
+        "bill_city": r.bill_city,
+        "bill_region": r.bill_region,
+        "bill_postal_code": r.bill_postal_code,
+        "balance": r.balance,
+        "active": r.active,
+        "qbo_updated_at": r.updated_at,
+        "mirrored_at": now,
+    }
+
+
+def items(s: Session, realm: str, records: Sequence[ItemRecord]) -> Tally:
+    tally = Tally()
+    now = utcnow()
+    changed = _changed(s, CatalogItem, realm, records, tally)
+    rows = [
+        {
+            "realm_id": realm,
+            "qbo_id": r.id,
+            "sync_token": r.sync_token,
+            "name": r.name,
+            "type": r.type,
+            "description": r.description,
+            "unit_price": r.unit_price,
+            "active": r.active,
+            "qbo_updated_at": r.updated_at,
+            "mirrored_at": now,
+        }
+        for r in changed
+    ]
+    _upsert_rows(s, CatalogItem, rows)
+    return tally
+
+
+def _customer_ids(
+    s: Session, realm: str, wanted: set[str], fetch: CustomerFetcher | None, tally: Tally
+) -> dict[str, int]:
+    """QBO customer Id → our key, fetching customers the mirror has not seen yet."""
+    known = dict(
+        s.execute(
+            sa.select(Customer.qbo_id, Customer.id).where(
+                Customer.realm_id == realm, Customer.qbo_id.in_(wanted)
+            )
+        ).all()
+    )
+    missing = wanted - known.keys()
+    if missing and fetch is not None:
+        fetched = [c for c in (fetch(cid) for cid in sorted(missing)) if c is not None]
+        if fetched:
+            customers(s, realm, fetched)
+            known.update(_customer_ids(s, realm, missing, None, Tally()))
+    return known
+
+
+def _with_customer(
+    s: Session,
+    realm: str,
+    records: Sequence[Any],
+    kind: str,
+    fetch: CustomerFetcher | None,
+    tally: Tally,
+) -> tuple[list[Any], dict[str, int]]:
+    """Drop (with a warning) records whose customer QuickBooks cannot give us."""
+    cmap = _customer_ids(s, realm, {r.customer_id for r in records}, fetch, tally)
+    kept = []
+    for r in records:
+        if r.customer_id in cmap:
+            kept.append(r)
+            continue
+        tally.skipped += 1
+        tally.warnings.append(
+            f"{kind} {r.id} was skipped: its customer {r.customer_id} is missing in QuickBooks"
+        )
+    return kept, cmap
+
+
+def invoices(
+    s: Session, realm: str, records: Sequence[InvoiceRecord], fetch: CustomerFetcher | None = None
+) -> Tally:
+    tally = Tally()
+    now = utcnow()
+    present, cmap = _with_customer(s, realm, records, "Invoice", fetch, tally)
+    kept = _changed(s, Invoice, realm, present, tally)
+    ids = _upsert_rows(
+        s,
+        Invoice,
+        [
+            {
+                "realm_id": realm,
+                "qbo_id": r.id,
+                "sync_token": r.sync_token,
+                "customer_id": cmap[r.customer_id],
+                "doc_number": r.doc_number,
+                "txn_date": r.txn_date,
+                "due_date": r.due_date,
+                "total_amt": r.total,
+                "balance": r.balance,
+                "currency": r.currency,
+                "email_status": r.email_status,
+                "voided": r.voided,
+                "deleted": False,
+                "qbo_updated_at": r.updated_at,
+                "mirrored_at": now,
+            }
+            for r in kept
+        ],
+    )
+    _replace_children(
+        s,
+        InvoiceLine,
+        InvoiceLine.invoice_id,
+        [ids[r.id] for r in kept],
+        [
+            {
+                "invoice_id": ids[r.id],
+                "position": ln.position,
+                "qbo_line_id": ln.line_id,
+                "detail_type": ln.detail_type,
+                "item_ref": ln.item_id,
+                "item_name": ln.item_name,
+                "description": ln.description,
+                "qty": ln.qty,
+                "unit_price": ln.unit_price,
+                "amount": ln.amount,
+            }
+            for r in kept
+            for ln in r.lines
+        ],
+    )
+    return tally
+
+
+def payments(
+    s: Session, realm: str, records: Sequence[PaymentRecord], fetch: CustomerFetcher | None = None
+) -> Tally:
+    tally = Tally()
+    now = utcnow()
+    present, cmap = _with_customer(s, realm, records, "Payment", fetch, tally)
+    kept = _changed(s, ReceivedPayment, realm, present, tally)
+    ids = _upsert_rows(
+        s,
+        ReceivedPayment,
+        [
+            {
+                "realm_id": realm,
+                "qbo_id": r.id,
+                "sync_token": r.sync_token,
+                "customer_id": cmap[r.customer_id],
+                "txn_date": r.txn_date,
+                "total_amt": r.total,
+                "unapplied_amt": r.unapplied,
+                "reference": r.reference,
+                "deleted": False,
+                "qbo_updated_at": r.updated_at,
+                "mirrored_at": now,
+            }
+            for r in kept
+        ],
+    )
+    _replace_children(
+        s,
+        PaymentApplication,
+        PaymentApplication.payment_id,
+        [ids[r.id] for r in kept],
+        [
+            {
+                "payment_id": ids[r.id],
+                "txn_type": a.txn_type,
+                "txn_qbo_id": a.txn_id,
+                "amount": a.amount,
+            }
+            for r in kept
+            for a in r.applied
+        ],
+    )
+    return tally
+
+
+def credit_memos(
+    s: Session,
+    realm: str,
+    records: Sequence[CreditMemoRecord],
+    fetch: CustomerFetcher | None = None,
+) -> Tally:
+    tally = Tally()
+    now = utcnow()
+    present, cmap = _with_customer(s, realm, records, "CreditMemo", fetch, tally)
+    kept = _changed(s, CreditMemo, realm, present, tally)
+    _upsert_rows(
+        s,
+        CreditMemo,
+        [
+            {
+                "realm_id": realm,
+                "qbo_id": r.id,
+                "sync_token": r.sync_token,
+                "customer_id": cmap[r.customer_id],
+                "doc_number": r.doc_number,
+                "txn_date": r.txn_date,
+                "total_amt": r.total,
+                "balance": r.balance,
+                "deleted": False,
+                "qbo_updated_at": r.updated_at,
+                "mirrored_at": now,
+            }
+            for r in kept
+        ],
+    )
+    return tally
+
+
+def _replace_children(
+    s: Session, model: Any, parent_col: Any, parent_ids: list[int], rows: list[dict[str, Any]]
+) -> None:
+    """Lines are replaced whole, as QuickBooks replaces them on update."""
+    if parent_ids:
+        s.execute(sa.delete(model).where(parent_col.in_(parent_ids)))
+    if rows:
+        s.execute(sa.insert(model), rows)
+
+
+def page(
+    s: Session,
+    realm: str,
+    entity: Entity,
+    records: Sequence[Record],
+    fetch: CustomerFetcher | None = None,
+) -> Tally:
+    """Mirror one page of one entity."""
+    if entity is Entity.CUSTOMER:
+        return customers(s, realm, records)  # type: ignore[arg-type]
+    if entity is Entity.ITEM:
+        return items(s, realm, records)  # type: ignore[arg-type]
+    if entity is Entity.INVOICE:
+        return invoices(s, realm, records, fetch)  # type: ignore[arg-type]
+    if entity is Entity.PAYMENT:
+        return payments(s, realm, records, fetch)  # type: ignore[arg-type]
+    return credit_memos(s, realm, records, fetch)  # type: ignore[arg-type]
+
+
+def deletions(s: Session, realm: str, deleted: Sequence[Deleted]) -> Tally:
+    """Mark deleted transactions; name-list rows (customers, items) become inactive."""
+    tally = Tally()
+    for entity in Entity:
+        ids = [d.id for d in deleted if d.entity is entity]
+        if not ids:
+            continue
+        model = MODELS[entity]
+        name_list = entity in (Entity.CUSTOMER, Entity.ITEM)
+        flag = {"active": False} if name_list else {"deleted": True}
+        not_yet = model.active if name_list else ~model.deleted
+        result = s.execute(
+            sa.update(model)
+            .where(model.realm_id == realm, model.qbo_id.in_(ids), not_yet)
+            .values(**flag, mirrored_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        tally.deleted += int(getattr(result, "rowcount", 0) or 0)
+    return tally
