@@ -39,7 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     from flask_wtf.csrf import CSRFProtect
 
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
     app.extensions["portal.fernet"] = Fernet(settings.portal.encryption_key.encode())
     app.extensions["portal.hasher"] = make_hasher(cheap=bool(app.config.get("ARGON2_CHEAP")))
     app.extensions["portal.account_policy"] = AccountPolicy.from_settings(settings)
@@ -48,12 +48,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     from portal.accounts.views import bp as accounts_bp
+    from portal.admin.quickbooks import bp as quickbooks_bp
     from portal.admin.views import bp as admin_bp
     from portal.billing.views import bp as billing_bp
+    from portal.webhooks import bp as webhooks_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(billing_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(quickbooks_bp)
+    app.register_blueprint(webhooks_bp)
+    csrf.exempt(webhooks_bp)  # signed by Intuit instead; no browser session involved
     errors.init_app(app)
     return app
 

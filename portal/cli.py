@@ -163,6 +163,55 @@ def mail_send() -> None:
 
 
 @main.command()
+@click.option("--full", "kind", flag_value="full", help="Pull everything again.")
+@click.option("--incremental", "kind", flag_value="incremental", help="CDC since the last run.")
+@click.option("--realm", default=None, help="Only this company (default: every connected one).")
+def sync(kind: str | None, realm: str | None) -> None:
+    """Mirror QuickBooks now (incremental, or full when due or asked)."""
+    from sync.service import connected_realms, sessions_of, sync_realm
+
+    with _app_context() as app:
+        realms = [realm] if realm else connected_realms(sessions_of(app))
+        if not realms:
+            raise click.ClickException(
+                "QuickBooks is not connected: connect it on /admin/quickbooks"
+            )
+        failed = False
+        for r in realms:
+            run = sync_realm(app, r, kind or "auto")
+            if run is None:
+                click.echo(f"{r}: another sync is running; skipped")
+                continue
+            click.echo(
+                f"{r}: {run.kind} {run.status.value}: {run.inserted} new, {run.updated} changed, "
+                f"{run.unchanged} unchanged, {run.deleted} deleted, {run.skipped} skipped, "
+                f"{run.api_calls} API calls"
+            )
+            if run.error:
+                click.echo(f"  error: {run.error}", err=True)
+                failed = True
+        if failed:
+            sys.exit(1)
+
+
+@main.command()
+def worker() -> None:
+    """Run the scheduled jobs (QuickBooks sync, e-mail); the web processes never do."""
+    import signal
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from sync.jobs import schedule
+
+    with _app_context() as app:
+        scheduler = BlockingScheduler(timezone="UTC")
+        ids = schedule(scheduler, app)
+        click.echo(f"worker running jobs: {', '.join(ids)}")
+        signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+        scheduler.start()
+
+
+@main.command()
 @click.option("--host", default=None, help="Default: server.host.")
 @click.option("--port", type=int, default=None, help="Default: server.port.")
 @click.option("--workers", type=int, default=None, help="Default: server.workers.")

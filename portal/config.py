@@ -75,6 +75,36 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class QuickBooksSettings:
+    """[quickbooks] — the Intuit app and where QuickBooks Online is reached."""
+
+    client_id: str = _opt("", "Intuit app client id.")
+    client_secret: str = _opt("", "Intuit app client secret.", secret=True)
+    discovery_url: str = _opt(
+        "https://developer.api.intuit.com/.well-known/openid_configuration",
+        "OAuth 2 discovery document.",
+        url=True,
+    )
+    api_base_url: str = _opt("https://quickbooks.api.intuit.com/v3", "Data API base.", url=True)
+    redirect_uri: str = _opt("", "OAuth callback; empty means public_url + the callback path.")
+    webhook_verifier_token: str = _opt("", "Verifies intuit-signature.", secret=True)
+    minor_version: int = _opt(75, "API minorversion.", min=75, max=999)
+    timeout_seconds: int = _opt(30, "Timeout of one API call.", min=1, max=300)
+    max_retries: int = _opt(4, "Retries of a failed call (5xx, timeouts, 429).", min=0, max=10)
+    throttle_wait_seconds: int = _opt(60, "Wait after HTTP 429 before retrying.", min=0, max=600)
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """[sync] — mirroring QuickBooks into the portal."""
+
+    interval_minutes: int = _opt(5, "Minutes between incremental syncs.", min=1, max=1440)
+    page_size: int = _opt(1000, "Rows per query page (QuickBooks allows 1000).", min=1, max=1000)
+    overlap_seconds: int = _opt(300, "How far CDC re-reads before the last run.", min=0)
+    lease_seconds: int = _opt(600, "How long a sync holds its company lock between pages.", min=30)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting, by section."""
 
@@ -82,6 +112,8 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    quickbooks: QuickBooksSettings = field(default_factory=QuickBooksSettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
 
     @property
     def instance(self) -> Path:
@@ -108,6 +140,8 @@ _SECTION_TYPES = {
     "server": ServerSettings,
     "security": SecuritySettings,
     "mail": MailSettings,
+    "quickbooks": QuickBooksSettings,
+    "sync": SyncSettings,
 }
 
 

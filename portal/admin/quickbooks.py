@@ -1,0 +1,145 @@
+"""Admin: connect QuickBooks (OAuth 2), disconnect, watch the sync and run it now."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.wrappers import Response
+from wtforms import HiddenField
+from wtforms.validators import DataRequired, Length
+
+from portal import db
+from portal.accounts.models import Role
+from portal.auth import roles_required
+from portal.config import Settings
+from sync import service
+from sync.accounting import AccountingError
+from sync.models import SyncState
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("quickbooks", __name__, url_prefix="/admin/quickbooks")
+
+STATE_KEY = "qbo_oauth_state"
+
+
+class RealmForm(FlaskForm):
+    realm_id = HiddenField(validators=[DataRequired(), Length(max=32)])
+
+
+class ConnectForm(FlaskForm):
+    """Only the CSRF token: starting OAuth is a POST."""
+
+
+def _sessions() -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = current_app.extensions["portal.db"].sessions
+    return factory
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["PORTAL_SETTINGS"]
+    return settings
+
+
+@bp.route("")
+@roles_required(Role.ADMIN, Role.BOOKKEEPER)
+def status() -> str:
+    settings = _settings()
+    return render_template(
+        "admin/quickbooks.html",
+        statuses=service.status(db.session(), settings),
+        configured=bool(settings.quickbooks.client_id and settings.quickbooks.client_secret),
+        connect_form=ConnectForm(),
+        realm_form=RealmForm(),
+    )
+
+
+@bp.route("/connect", methods=["POST"])
+@roles_required(Role.ADMIN)
+def connect() -> Response:
+    from sync.connection import authorization_url
+
+    ConnectForm().validate_on_submit()  # CSRF is checked before the view for every POST
+    state = secrets.token_urlsafe(24)
+    session[STATE_KEY] = state
+    return redirect(authorization_url(_settings(), state))
+
+
+@bp.route("/callback")
+@roles_required(Role.ADMIN)
+def callback() -> Response:
+    from sync.connection import connect as store_connection
+
+    expected = session.pop(STATE_KEY, None)
+    refused = request.args.get("error", "")
+    if refused:
+        flash(f"QuickBooks did not connect: {refused[:100]}.", "error")
+        return redirect(url_for("quickbooks.status"))
+    code, realm = request.args.get("code", ""), request.args.get("realmId", "")
+    if not expected or not secrets.compare_digest(expected, request.args.get("state", "")):
+        flash("That QuickBooks answer did not match a connection we started. Try again.", "error")
+        return redirect(url_for("quickbooks.status"))
+    if not code or not realm or len(realm) > 32:
+        flash("QuickBooks did not send a company and code. Try again.", "error")
+        return redirect(url_for("quickbooks.status"))
+    try:
+        store_connection(
+            _settings(),
+            _sessions(),
+            current_app.extensions["portal.fernet"],
+            code,
+            realm,
+        )
+    except AccountingError as exc:
+        flash(f"QuickBooks did not connect: {exc}", "error")
+        return redirect(url_for("quickbooks.status"))
+    with db.transaction() as s:
+        service.request_sync(s, realm)
+    flash(f"QuickBooks company {realm} is connected. The first sync starts shortly.", "success")
+    return redirect(url_for("quickbooks.status"))
+
+
+@bp.route("/disconnect", methods=["POST"])
+@roles_required(Role.ADMIN)
+def disconnect() -> Response:
+    from sync.connection import disconnect as drop_connection
+
+    form = RealmForm()
+    if form.validate_on_submit():
+        drop_connection(
+            _settings(),
+            _sessions(),
+            current_app.extensions["portal.fernet"],
+            form.realm_id.data or "",
+        )
+        flash("QuickBooks is disconnected; mirrored data stays until you connect again.", "info")
+    return redirect(url_for("quickbooks.status"))
+
+
+@bp.route("/sync", methods=["POST"])
+@roles_required(Role.ADMIN)
+def sync_now() -> Response:
+    form = RealmForm()
+    if form.validate_on_submit():
+        realm = form.realm_id.data or ""
+        with db.transaction() as s:
+            if request.form.get("full") == "1":
+                state = s.get(SyncState, realm)
+                if state is not None and state.full_entity is None:
+                    state.watermark = None  # the next run pulls everything again
+            service.request_sync(s, realm)
+        flash("Sync requested: the worker starts it within a few seconds.", "success")
+    return redirect(url_for("quickbooks.status"))

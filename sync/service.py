@@ -1,0 +1,136 @@
+"""Sync use cases for the CLI, the worker and the admin pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.config import Settings
+from portal.db import utcnow
+from sync.accounting import AccountingAdapter
+from sync.mirror import Mirror, MirrorSettings, SyncBusy
+from sync.models import QboConnection, RunStatus, SyncRun, SyncState
+
+logger = logging.getLogger(__name__)
+
+AdapterFactory = Callable[[str], AccountingAdapter]
+
+
+def mirror_settings(settings: Settings) -> MirrorSettings:
+    """Mirror tuning from [sync]."""
+    sync = settings.sync
+    return MirrorSettings(
+        page_size=sync.page_size,
+        overlap=timedelta(seconds=sync.overlap_seconds),
+        lease_ttl=timedelta(seconds=sync.lease_seconds),
+    )
+
+
+def sessions_of(app: Flask) -> sessionmaker[Session]:
+    """The app's session factory (the worker runs outside requests)."""
+    factory: sessionmaker[Session] = app.extensions["portal.db"].sessions
+    return factory
+
+
+def default_adapters(app: Flask) -> AdapterFactory:
+    """Build QuickBooks adapters from the stored connections."""
+    factory: AdapterFactory | None = app.extensions.get("portal.adapter_factory")
+    if factory is not None:  # unit tests supply the in-memory fake
+        return factory
+    from sync.connection import adapter_for
+
+    settings: Settings = app.config["PORTAL_SETTINGS"]
+    return lambda realm: adapter_for(
+        settings, sessions_of(app), app.extensions["portal.fernet"], realm
+    )
+
+
+def connected_realms(sessions: sessionmaker[Session]) -> list[str]:
+    """Companies with a usable connection."""
+    with sessions() as s:
+        return list(
+            s.scalars(
+                sa.select(QboConnection.realm_id)
+                .where(~QboConnection.needs_reconnect)
+                .order_by(QboConnection.realm_id)
+            )
+        )
+
+
+def sync_realm(app: Flask, realm: str, kind: str = "auto") -> SyncRun | None:
+    """One sync of one company now; None when another process is already syncing it."""
+    settings: Settings = app.config["PORTAL_SETTINGS"]
+    try:
+        adapter = default_adapters(app)(realm)
+        return Mirror(adapter, sessions_of(app), mirror_settings(settings)).run(kind)
+    except SyncBusy:
+        logger.info("sync of %s skipped: another process holds its lease", realm)
+        return None
+
+
+def sync_all(app: Flask, kind: str = "auto") -> list[SyncRun]:
+    """Sync every connected company (the scheduled job)."""
+    runs = [sync_realm(app, realm, kind) for realm in connected_realms(sessions_of(app))]
+    return [r for r in runs if r is not None]
+
+
+def sync_requested(app: Flask) -> list[SyncRun]:
+    """Sync companies a webhook or an admin asked for (polled often by the worker)."""
+    with sessions_of(app)() as s:
+        realms = list(
+            s.scalars(sa.select(SyncState.realm_id).where(SyncState.run_requested_at.is_not(None)))
+        )
+    usable = set(connected_realms(sessions_of(app)))
+    runs = [sync_realm(app, realm) for realm in realms if realm in usable]
+    return [r for r in runs if r is not None]
+
+
+def request_sync(s: Session, realm: str) -> None:
+    """Ask the worker for an incremental sync of a company soon."""
+    state = s.get(SyncState, realm)
+    if state is None:
+        state = SyncState(realm_id=realm)
+        s.add(state)
+    state.run_requested_at = utcnow()
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the admin sync page shows for one company."""
+
+    connection: QboConnection
+    state: SyncState | None
+    runs: list[SyncRun]
+    next_run_at: datetime | None
+
+    @property
+    def last_success(self) -> SyncRun | None:
+        return next((r for r in self.runs if r.status is RunStatus.SUCCEEDED), None)
+
+
+def status(s: Session, settings: Settings, limit: int = 20) -> list[SyncStatus]:
+    """Connections with their sync state and latest runs."""
+    out = []
+    for conn in s.scalars(sa.select(QboConnection).order_by(QboConnection.realm_id)):
+        runs = list(
+            s.scalars(
+                sa.select(SyncRun)
+                .where(SyncRun.realm_id == conn.realm_id)
+                .order_by(SyncRun.id.desc())
+                .limit(limit)
+            )
+        )
+        last = runs[0].started_at if runs else None
+        interval = timedelta(minutes=settings.sync.interval_minutes)
+        out.append(
+            SyncStatus(
+                conn, s.get(SyncState, conn.realm_id), runs, last + interval if last else None
+            )
+        )
+    return out

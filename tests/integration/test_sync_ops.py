@@ -1,0 +1,224 @@
+"""Running the sync: webhooks, the admin sync page, the worker's jobs and `portal sync`."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal import create_app, db
+from portal.accounts.models import Role
+from portal.billing.models import Invoice
+from portal.cli import main
+from portal.config import load_settings
+from portal.db import utcnow
+from portal.webhooks import signature_valid
+from sync.fake import FakeAccounting
+from sync.jobs import job_list, schedule
+from sync.models import QboConnection, RunStatus, SyncRun, SyncState
+from sync.service import sync_requested
+from tests import records as rec
+from tests.conftest import login, post_form, write_config
+
+VERIFIER = "verify_me"
+
+
+@pytest.fixture
+def hooked_app(tmp_path: Path, database_url: str):
+    config = write_config(tmp_path, database_url, quickbooks={"webhook_verifier_token": VERIFIER})
+    app = create_app({"SETTINGS": load_settings(config, environ={}), "ARGON2_CHEAP": True})
+    yield app
+    with app.app_context(), db.transaction() as s:
+        s.execute(sa.delete(SyncState))
+    app.extensions["portal.db"].engine.dispose()
+
+
+def sign(body: bytes, token: str = VERIFIER) -> str:
+    return base64.b64encode(hmac.new(token.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def requested(app: Flask, realm: str) -> bool:
+    with app.app_context():
+        state = db.session().get(SyncState, realm)
+        return state is not None and state.run_requested_at is not None
+
+
+def test_signature_check_matches_intuits_test_vector():
+    sig = "nfPLN16u3vMvv08ghDs+dOkLuirEVDy5wAeG/lmM2OA="
+    assert signature_valid(b'{"stuff":"5"}', sig, "verify_me")
+    assert not signature_valid(b'{"stuff":"6"}', sig, "verify_me")
+    assert not signature_valid(b'{"stuff":"5"}', "", "verify_me")
+
+
+def test_signed_webhook_asks_for_a_sync_of_its_company(hooked_app: Flask):
+    body = json.dumps(
+        {
+            "eventNotifications": [
+                {
+                    "realmId": "123",
+                    "dataChangeEvent": {
+                        "entities": [{"name": "Invoice", "id": "9", "operation": "Update"}]
+                    },
+                }
+            ]
+        }
+    ).encode()
+    response = hooked_app.test_client().post(
+        "/webhooks/quickbooks",
+        data=body,
+        headers={"intuit-signature": sign(body)},
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    assert requested(hooked_app, "123")
+
+
+def test_webhook_with_a_bad_signature_is_refused_and_changes_nothing(hooked_app: Flask):
+    body = b'{"eventNotifications": [{"realmId": "123"}]}'
+    response = hooked_app.test_client().post(
+        "/webhooks/quickbooks", data=body, headers={"intuit-signature": sign(body, "wrong")}
+    )
+    assert response.status_code == 401
+    assert not requested(hooked_app, "123")
+
+
+def test_webhook_with_a_malformed_body_is_a_400(hooked_app: Flask):
+    body = b"{not json"
+    response = hooked_app.test_client().post(
+        "/webhooks/quickbooks", data=body, headers={"intuit-signature": sign(body)}
+    )
+    assert response.status_code == 400
+
+
+def test_cloudevents_webhooks_are_understood(hooked_app: Flask):
+    body = json.dumps(
+        [
+            {
+                "specversion": "1.0",
+                "type": "qbo.invoice.updated.v1",
+                "intuitaccountid": "456",
+                "intuitentityid": "9",
+            }
+        ]
+    ).encode()
+    response = hooked_app.test_client().post(
+        "/webhooks/quickbooks", data=body, headers={"intuit-signature": sign(body)}
+    )
+    assert response.status_code == 200
+    assert requested(hooked_app, "456")
+
+
+def test_webhooks_are_off_until_a_verifier_token_is_set(client: FlaskClient):
+    assert client.post("/webhooks/quickbooks", data=b"{}").status_code == 404
+
+
+@pytest.fixture
+def connected(app: Flask) -> FakeAccounting:
+    fake = FakeAccounting("realm-9")
+    fake.put(rec.customer("1", "Ada Lovelace"))
+    fake.put(rec.invoice("10", "1", "80.00"))
+    app.extensions["portal.adapter_factory"] = lambda realm: fake
+    with app.app_context(), db.transaction() as s:
+        s.add(
+            QboConnection(
+                realm_id="realm-9",
+                access_token_enc="x",
+                refresh_token_enc="x",
+                access_expires_at=utcnow() + timedelta(hours=1),
+            )
+        )
+    return fake
+
+
+def test_requested_syncs_run_and_clear_the_request(app: Flask, connected: FakeAccounting):
+    with app.app_context():
+        from sync.service import request_sync
+
+        with db.transaction() as s:
+            request_sync(s, "realm-9")
+        runs = sync_requested(app)
+    assert [r.status for r in runs] == [RunStatus.SUCCEEDED]
+    assert not requested(app, "realm-9")
+    with app.app_context():
+        assert db.session().scalar(sa.select(sa.func.count(Invoice.id))) == 1
+        assert sync_requested(app) == []  # nothing asked: nothing runs
+
+
+def test_admin_sync_page_shows_runs_and_errors_in_words(
+    app: Flask, client: FlaskClient, make_user, connected: FakeAccounting
+):
+    with app.app_context(), db.transaction() as s:
+        s.add(
+            SyncRun(
+                realm_id="realm-9",
+                kind="incremental",
+                status=RunStatus.FAILED,
+                error="QuickBooks kept answering 503 after 4 retries",
+                finished_at=utcnow(),
+            )
+        )
+    make_user("boss", role=Role.ADMIN)
+    login(client, "boss")
+    page = client.get("/admin/quickbooks").get_data(as_text=True)
+    assert "Company realm-9" in page
+    assert "QuickBooks kept answering 503 after 4 retries" in page
+    response = post_form(
+        client, "/admin/quickbooks/sync", {"realm_id": "realm-9"}, page="/admin/quickbooks"
+    )
+    assert response.status_code == 302
+    assert requested(app, "realm-9")
+
+
+def test_customers_cannot_see_or_use_the_sync_page(client: FlaskClient, make_user):
+    make_user("ada")
+    login(client, "ada")
+    assert client.get("/admin/quickbooks").status_code == 404
+    assert (
+        post_form(client, "/admin/quickbooks/sync", {"realm_id": "x"}, page="/account").status_code
+        == 404
+    )
+
+
+def test_bookkeepers_see_the_sync_page_without_its_buttons(
+    client: FlaskClient, make_user, connected
+):
+    make_user("books", role=Role.BOOKKEEPER)
+    login(client, "books")
+    page = client.get("/admin/quickbooks").get_data(as_text=True)
+    assert "Company realm-9" in page
+    assert "Sync now" not in page
+
+
+def test_worker_jobs_have_stable_ids_and_rescheduling_is_idempotent(app: Flask):
+    settings = app.config["PORTAL_SETTINGS"]
+    assert [j.id for j in job_list(settings)] == ["qbo-sync", "qbo-sync-requested", "mail-send"]
+    assert job_list(settings)[0].seconds == 300
+    scheduler = BackgroundScheduler(timezone="UTC")
+    schedule(scheduler, app)
+    schedule(scheduler, app)
+    assert sorted(j.id for j in scheduler.get_jobs()) == [
+        "mail-send",
+        "qbo-sync",
+        "qbo-sync-requested",
+    ]
+
+
+def test_portal_sync_without_a_connection_says_what_to_do(app: Flask):
+    settings = app.config["PORTAL_SETTINGS"]
+    result = CliRunner().invoke(
+        main,
+        ["sync", "--incremental"],
+        env={"PORTAL_CONFIG": str(settings.instance / "config.toml")},
+    )
+    assert result.exit_code == 1
+    assert "QuickBooks is not connected" in result.output
