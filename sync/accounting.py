@@ -198,3 +198,60 @@ class AccountingAdapter(Protocol):
     def invoice_pdf(self, invoice_id: str) -> bytes:
         """The invoice as QuickBooks prints it."""
         ...
+
+    # Writes: `request_id` (at most 50 characters) makes each one idempotent, so a caller
+    # retrying after a lost answer repeats the same id and the write happens once.
+
+    def record_payment(
+        self,
+        customer_id: str,
+        applied: Sequence[AppliedLine],
+        total: Decimal,
+        reference: str | None,
+        txn_date: date,
+        request_id: str,
+        deposit_account_id: str | None = None,
+        payment_method_id: str | None = None,
+        note: str | None = None,
+    ) -> PaymentRecord:
+        """Record a payment received, applied to invoices; what is not applied stays unapplied."""
+        ...
+
+    def apply_credit(
+        self,
+        customer_id: str,
+        invoice_id: str,
+        credit_memo_id: str,
+        amount: Decimal,
+        request_id: str,
+    ) -> PaymentRecord:
+        """Apply part of a credit memo to an invoice (a zero-total payment linking both)."""
+        ...
+
+    def create_credit_memo(
+        self,
+        customer_id: str,
+        item_id: str,
+        amount: Decimal,
+        description: str | None,
+        request_id: str,
+    ) -> CreditMemoRecord:
+        """A credit memo of one line for a customer."""
+        ...
+
+    def add_invoice_line(
+        self,
+        invoice_id: str,
+        item_id: str,
+        amount: Decimal,
+        description: str | None,
+        request_id: str,
+    ) -> InvoiceRecord:
+        """Append a line (a late fee, say) to an invoice."""
+        ...
+
+    def update_customer_contact(
+        self, customer_id: str, email: str | None, phone: str | None, request_id: str
+    ) -> CustomerRecord:
+        """Change a customer's e-mail address and phone; None leaves one as it is."""
+        ...

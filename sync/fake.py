@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import TypeVar
 
 from sync.accounting import (
     AccountingError,
+    AppliedLine,
     ChangeSet,
+    CreditMemoRecord,
     CustomerRecord,
     Deleted,
     Entity,
+    InvoiceLineRecord,
     InvoiceRecord,
+    PaymentRecord,
     Record,
     WindowTooOld,
 )
 
+R = TypeVar("R", bound=Record)
+
+FIRST_VERSION = "0"  # the SyncToken of a new row
 CDC_LIMIT = 1000
 CDC_DAYS = 30
 
@@ -39,6 +48,8 @@ class FakeAccounting:
         self.calls = 0
         self.fail_on_call: int | None = None
         self.now = datetime(2026, 1, 1, tzinfo=UTC)
+        self.replies: dict[str, Record] = {}  # request id → the first answer, as QBO replays
+        self.next_id = 9000
 
     def tick(self, seconds: int = 1) -> datetime:
         """Move the fake clock forward."""
@@ -119,3 +130,142 @@ class FakeAccounting:
         self._call()
         self.get_invoice(invoice_id)
         return b"%PDF-1.4 fake"
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def _once(self, request_id: str, write: Callable[[], R]) -> R:
+        """Run a write once per request id; a repeat gets the first answer."""
+        self._call()
+        if request_id not in self.replies:
+            self.replies[request_id] = write()
+        reply = self.replies[request_id]
+        return reply  # type: ignore[return-value]  # one request id, one kind of write
+
+    def _new_id(self) -> str:
+        self.next_id += 1
+        return str(self.next_id)
+
+    def _row(self, entity: Entity, row_id: str) -> Record:
+        row = self.rows[entity].get(row_id)
+        if row is None:
+            raise AccountingError(f"{entity.value} {row_id} not found", code="610")
+        return row
+
+    def _apply(self, line: AppliedLine) -> Decimal:
+        """Lower the linked invoice's or credit memo's balance; the amount it nets to."""
+        entity = Entity.INVOICE if line.txn_type == "Invoice" else Entity.CREDIT_MEMO
+        row = self._row(entity, line.txn_id)
+        assert isinstance(row, InvoiceRecord | CreditMemoRecord)
+        if line.amount > row.balance:
+            raise AccountingError(f"more than the open balance of {line.txn_id}", code="6000")
+        self.put(dataclasses.replace(row, balance=row.balance - line.amount))
+        return line.amount if entity is Entity.INVOICE else -line.amount
+
+    def record_payment(
+        self,
+        customer_id: str,
+        applied: Sequence[AppliedLine],
+        total: Decimal,
+        reference: str | None,
+        txn_date: date,
+        request_id: str,
+        deposit_account_id: str | None = None,
+        payment_method_id: str | None = None,
+        note: str | None = None,
+    ) -> PaymentRecord:
+        def write() -> PaymentRecord:
+            self._row(Entity.CUSTOMER, customer_id)
+            net = sum((self._apply(line) for line in applied), Decimal("0.00"))
+            payment = PaymentRecord(
+                id=self._new_id(),
+                sync_token=FIRST_VERSION,
+                customer_id=customer_id,
+                txn_date=txn_date,
+                total=total,
+                unapplied=total - net,
+                reference=reference,
+                applied=tuple(applied),
+            )
+            return self.put(payment)  # type: ignore[return-value]
+
+        return self._once(request_id, write)
+
+    def apply_credit(
+        self,
+        customer_id: str,
+        invoice_id: str,
+        credit_memo_id: str,
+        amount: Decimal,
+        request_id: str,
+    ) -> PaymentRecord:
+        applied = [
+            AppliedLine("Invoice", invoice_id, amount),
+            AppliedLine("CreditMemo", credit_memo_id, amount),
+        ]
+        return self.record_payment(
+            customer_id, applied, Decimal("0.00"), None, self.now.date(), request_id
+        )
+
+    def create_credit_memo(
+        self,
+        customer_id: str,
+        item_id: str,
+        amount: Decimal,
+        description: str | None,
+        request_id: str,
+    ) -> CreditMemoRecord:
+        def write() -> CreditMemoRecord:
+            self._row(Entity.CUSTOMER, customer_id)
+            memo = CreditMemoRecord(
+                id=self._new_id(),
+                sync_token=FIRST_VERSION,
+                customer_id=customer_id,
+                txn_date=self.now.date(),
+                total=amount,
+                balance=amount,
+            )
+            return self.put(memo)  # type: ignore[return-value]
+
+        return self._once(request_id, write)
+
+    def add_invoice_line(
+        self,
+        invoice_id: str,
+        item_id: str,
+        amount: Decimal,
+        description: str | None,
+        request_id: str,
+    ) -> InvoiceRecord:
+        def write() -> InvoiceRecord:
+            invoice = self.get_invoice(invoice_id)
+            line = InvoiceLineRecord(
+                position=len(invoice.lines) + 1,
+                amount=amount,
+                item_id=item_id,
+                description=description,
+                qty=Decimal(1),
+                unit_price=amount,
+            )
+            changed = dataclasses.replace(
+                invoice,
+                total=invoice.total + amount,
+                balance=invoice.balance + amount,
+                lines=(*invoice.lines, line),
+            )
+            return self.put(changed)  # type: ignore[return-value]
+
+        return self._once(request_id, write)
+
+    def update_customer_contact(
+        self, customer_id: str, email: str | None, phone: str | None, request_id: str
+    ) -> CustomerRecord:
+        def write() -> CustomerRecord:
+            current = self.get_customer(customer_id)
+            changed = dataclasses.replace(
+                current,
+                email=current.email if email is None else email,
+                phone=current.phone if phone is None else phone,
+            )
+            return self.put(changed)  # type: ignore[return-value]
+
+        return self._once(request_id, write)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.config import Settings
 from portal.db import utcnow
 from sync.accounting import AccountingAdapter
+from sync.connection import connected_realms
 from sync.mirror import Mirror, MirrorSettings, SyncBusy
 from sync.models import QboConnection, RunStatus, SyncRun, SyncState
 
@@ -49,18 +50,6 @@ def default_adapters(app: Flask) -> AdapterFactory:
     return lambda realm: adapter_for(
         settings, sessions_of(app), app.extensions["portal.fernet"], realm
     )
-
-
-def connected_realms(sessions: sessionmaker[Session]) -> list[str]:
-    """Companies with a usable connection."""
-    with sessions() as s:
-        return list(
-            s.scalars(
-                sa.select(QboConnection.realm_id)
-                .where(~QboConnection.needs_reconnect)
-                .order_by(QboConnection.realm_id)
-            )
-        )
 
 
 def sync_realm(app: Flask, realm: str, kind: str = "auto") -> SyncRun | None:

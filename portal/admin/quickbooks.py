@@ -74,8 +74,13 @@ def connect() -> Response:
 
     ConnectForm().validate_on_submit()  # CSRF is checked before the view for every POST
     state = secrets.token_urlsafe(24)
+    try:
+        target = authorization_url(_settings(), state)
+    except AccountingError as exc:  # Intuit's discovery document could not be read
+        flash(f"QuickBooks cannot be reached to connect: {exc}", "error")
+        return redirect(url_for("quickbooks.status"))
     session[STATE_KEY] = state
-    return redirect(authorization_url(_settings(), state))
+    return redirect(target)
 
 
 @bp.route("/callback")
