@@ -168,7 +168,8 @@ def mail_send() -> None:
 @click.option("--realm", default=None, help="Only this company (default: every connected one).")
 def sync(kind: str | None, realm: str | None) -> None:
     """Mirror QuickBooks now (incremental, or full when due or asked)."""
-    from sync.service import connected_realms, sessions_of, sync_realm
+    from sync.connection import connected_realms
+    from sync.service import sessions_of, sync_realm
 
     with _app_context() as app:
         realms = [realm] if realm else connected_realms(sessions_of(app))
@@ -240,27 +241,74 @@ def run(host: str | None, port: int | None, workers: int | None) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=5000, show_default=True)
-def demo(host: str, port: int) -> None:
-    """Migrate, seed demo data and serve the portal with the demo logins printed."""
+@click.option(
+    "--qbo-port",
+    type=int,
+    default=8765,
+    show_default=True,
+    help="Port of the bundled QuickBooks sandbox.",
+)
+@click.option(
+    "--customers",
+    type=int,
+    default=40,
+    show_default=True,
+    help="Customers seeded into a new sandbox company.",
+)
+@click.option(
+    "--invoices",
+    type=int,
+    default=400,
+    show_default=True,
+    help="Invoices seeded into a new sandbox company.",
+)
+def demo(host: str, port: int, qbo_port: int, customers: int, invoices: int) -> None:
+    """Run the whole product on the bundled sandboxes, with demo data and logins."""
+    from apscheduler.schedulers.background import BackgroundScheduler
     from werkzeug.serving import run_simple
 
-    from portal import demo as demo_data
+    from portal import demo as demo_env
     from portal.clock import today
     from portal.migrate import upgrade
+    from sync.jobs import schedule
+    from sync.service import sync_realm
 
-    settings = _settings()
-    settings.instance.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.sqlalchemy_url)
+    base = _settings()
+    base.instance.mkdir(parents=True, exist_ok=True)
+    upgrade(base.sqlalchemy_url)
+    sandbox = demo_env.start_sandbox(base, qbo_port, customers, invoices)
+    settings = demo_env.sandbox_settings(base, sandbox)
     app = _app(settings)
-    with app.app_context(), db.transaction() as s:
-        created = demo_data.seed(s, _policy(app), today())
+    with app.app_context():
+        realm = demo_env.connect(app, settings)
+        run = sync_realm(app, realm)
+        with db.transaction() as s:
+            logins = demo_env.ensure_logins(s, _policy(app), today())
+    # QuickBooks changes reach the portal as they would from Intuit: a signed webhook.
+    sandbox.state.webhooks.configure(
+        f"http://{host}:{port}/webhooks/quickbooks", demo_env.DEMO_VERIFIER
+    )
+    scheduler = BackgroundScheduler(timezone="UTC")
+    schedule(scheduler, app)
+    scheduler.start()
     click.echo("")
-    click.echo(f"  {'Seeded' if created else 'Found'} demo data in {settings.sqlalchemy_url}")
-    click.echo(f"  Portal:  http://{host}:{port}/login")
-    for login in demo_data.DEMO_LOGINS:
-        click.echo(f"  {login.role:<9} {login.username:<10} password: {login.password}")
+    if run is not None:
+        click.echo(
+            f"  Mirrored QuickBooks company {realm}: {run.kind} sync {run.status.value}, "
+            f"{run.inserted} new, {run.updated} changed, {run.api_calls} API calls"
+        )
+    click.echo(f"  Portal:             http://{host}:{port}/login")
+    click.echo(f"  QuickBooks sandbox: {sandbox.base_url}  (company {realm})")
+    for login, owner in logins:
+        click.echo(
+            f"  {login.role.value:<9} {login.username:<7} password: {login.password:<26} ({owner})"
+        )
     if settings.mail.backend == "mailbox":
         click.echo(f"  E-mail (password resets, invitations) is written to {settings.mailbox}")
     click.echo("")
     sys.stdout.flush()
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        scheduler.shutdown(wait=False)
+        sandbox.stop()

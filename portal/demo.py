@@ -1,23 +1,33 @@
-"""Demo data: a few customers with invoices in every state, and logins to try them with."""
+"""`portal demo`: the whole product on the bundled QuickBooks sandbox, with demo logins.
+
+The sandbox company is seeded once (and kept in the instance folder), connected through the
+real OAuth round trip, mirrored by the real adapter, and kept in step by webhooks and the
+scheduled jobs, exactly as a live installation is with Intuit."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
+from urllib.parse import parse_qs, urlsplit
 
+import requests
 import sqlalchemy as sa
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import PortalUser, Role
 from portal.accounts.service import AccountPolicy, create_user
-from portal.billing.models import Customer, Invoice, InvoiceLine
-from portal.db import utcnow
+from portal.billing.models import Customer, Invoice
+from portal.config import Settings
+from sandbox.qbo import QboSandbox, SandboxState, seed_company
 
 logger = logging.getLogger(__name__)
 
-DEMO_REALM = "demo"
+DEMO_REALM = "9341453050091720"
+DEMO_CLIENT = ("demo-portal-client", "demo-portal-secret")
+DEMO_VERIFIER = "demo-webhook-verifier"
 
 
 @dataclass(frozen=True)
@@ -25,116 +35,99 @@ class DemoLogin:
     """A login printed for the person trying the demo."""
 
     username: str
-    email: str
     password: str
-    role: str
+    role: Role
 
 
 DEMO_LOGINS = (
-    DemoLogin("maria", "maria.lopez@example.com", "sunny-harbor-lantern-42", "customer"),
-    DemoLogin(
-        "oakbakery", "accounts@oakstreetbakery.example", "copper-kettle-morning-7", "customer"
-    ),
-    DemoLogin("admin", "admin@example.com", "quiet-granite-orchard-19", "admin"),
+    DemoLogin("demo", "sunny-harbor-lantern-42", Role.CUSTOMER),
+    DemoLogin("demo2", "copper-kettle-morning-7", Role.CUSTOMER),
+    DemoLogin("admin", "quiet-granite-orchard-19", Role.ADMIN),
 )
 
-# (display name, e-mail, [(age in days, amount, paid fraction)])
-_CUSTOMERS: tuple[tuple[str, str, list[tuple[int, str, float]]], ...] = (
-    (
-        "Maria Lopez",
-        "maria.lopez@example.com",
-        [(95, "120.00", 1), (65, "120.00", 0), (35, "135.50", 0.5), (5, "135.50", 0)],
-    ),
-    (
-        "Oak Street Bakery",
-        "accounts@oakstreetbakery.example",
-        [(200, "480.00", 1), (40, "512.75", 0), (10, "499.99", 0)],
-    ),
-    (
-        "Harbor Dental Group",
-        "billing@harbordental.example",
-        [(50, "1250.00", 0.2), (20, "1250.00", 0)],
-    ),
-    ("Jonas Becker", "jonas.becker@example.com", [(15, "89.90", 1)]),
-)
 
-_ITEMS = (("Monthly service", "1"), ("Equipment rental", "2"), ("Support hours", "3"))
+def start_sandbox(settings: Settings, port: int, customers: int, invoices: int) -> QboSandbox:
+    """The QuickBooks sandbox on loopback, seeded on first start and kept in the instance."""
+    state = SandboxState(client_id=DEMO_CLIENT[0], client_secret=DEMO_CLIENT[1])
+    sandbox = QboSandbox(state, port=port, state_file=settings.instance / "qbo-sandbox.json")
+    sandbox.start()
+    if DEMO_REALM not in state.companies:
+        state.add_company(DEMO_REALM, name="Demo Utility Co.")
+        seed_company(state, DEMO_REALM, customers=customers, invoices=invoices, rng_seed=2026)
+    return sandbox
 
 
-def seed(s: Session, policy: AccountPolicy, today: date) -> bool:
-    """Add the demo data once; False when it is already there."""
-    if s.scalar(sa.select(Customer.id).where(Customer.realm_id == DEMO_REALM).limit(1)):
-        return False
-    customers: dict[str, Customer] = {}
-    invoice_no = 1001
-    for n, (name, email, invoices) in enumerate(_CUSTOMERS, start=1):
-        customer = Customer(
-            realm_id=DEMO_REALM,
-            qbo_id=str(n),
-            display_name=name,
-            email=email,
-            qbo_updated_at=utcnow(),
+def sandbox_settings(settings: Settings, sandbox: QboSandbox) -> Settings:
+    """Settings pointing the portal's QuickBooks adapter at the sandbox: only URLs differ."""
+    qbo = dataclasses.replace(
+        settings.quickbooks,
+        client_id=DEMO_CLIENT[0],
+        client_secret=DEMO_CLIENT[1],
+        discovery_url=sandbox.discovery_url,
+        api_base_url=sandbox.api_base_url,
+        webhook_verifier_token=DEMO_VERIFIER,
+        throttle_wait_seconds=5,
+    )
+    return dataclasses.replace(settings, quickbooks=qbo)
+
+
+def connect(app: Flask, settings: Settings) -> str:
+    """Connect the demo company with the real OAuth round trip (the sandbox auto-approves)."""
+    from sync.connection import authorization_url, connected_realms
+    from sync.connection import connect as store
+
+    sessions = app.extensions["portal.db"].sessions
+    if DEMO_REALM in connected_realms(sessions):
+        return DEMO_REALM
+    answer = requests.get(authorization_url(settings, "demo"), allow_redirects=False, timeout=10)
+    query = parse_qs(urlsplit(answer.headers["Location"]).query)
+    store(
+        settings, sessions, app.extensions["portal.fernet"], query["code"][0], query["realmId"][0]
+    )
+    return DEMO_REALM
+
+
+def _login_customers(s: Session, today: date) -> list[Customer]:
+    """Two customers worth showing: one with an overdue invoice, one with open invoices."""
+    open_ = sa.and_(Invoice.balance > 0, ~Invoice.voided, ~Invoice.deleted)
+    overdue = s.scalars(
+        sa.select(Customer)
+        .join(Invoice)
+        .where(Customer.realm_id == DEMO_REALM, open_, Invoice.due_date < today)
+        .order_by(Customer.id)
+        .limit(1)
+    ).first()
+    others = s.scalars(
+        sa.select(Customer)
+        .join(Invoice)
+        .where(
+            Customer.realm_id == DEMO_REALM, open_, Customer.id != (overdue.id if overdue else 0)
         )
-        s.add(customer)
-        for age, amount, paid in invoices:
-            _add_invoice(
-                s,
-                customer,
-                str(invoice_no),
-                today - timedelta(days=age),
-                Decimal(amount),
-                Decimal(str(paid)),
-            )
-            invoice_no += 1
-        customer.balance = sum((i.balance for i in customer.invoices), Decimal("0.00"))
-        customers[email] = customer
-    s.flush()
+        .order_by(Customer.id)
+        .limit(1)
+    ).first()
+    return [c for c in (overdue, others) if c is not None]
+
+
+def ensure_logins(s: Session, policy: AccountPolicy, today: date) -> list[tuple[DemoLogin, str]]:
+    """Create the demo logins once; returns each with the customer it belongs to."""
+    customers = _login_customers(s, today)
+    out = []
     for login in DEMO_LOGINS:
-        role = Role(login.role)
-        owner = customers.get(login.email) if role is Role.CUSTOMER else None
-        create_user(
-            s,
-            policy,
-            username=login.username,
-            email=login.email,
-            password=login.password,
-            role=role,
-            customer_id=owner.id if owner else None,
-        )
-    return True
-
-
-def _add_invoice(
-    s: Session, customer: Customer, number: str, txn: date, total: Decimal, paid: Decimal
-) -> None:
-    item_name, item_id = _ITEMS[int(number) % len(_ITEMS)]
-    balance = (total - (total * paid)).quantize(Decimal("0.01"))
-    invoice = Invoice(
-        realm_id=DEMO_REALM,
-        qbo_id=number,
-        doc_number=number,
-        customer=customer,
-        txn_date=txn,
-        due_date=txn + timedelta(days=30),
-        total_amt=total,
-        balance=balance,
-        qbo_updated_at=utcnow(),
-    )
-    invoice.lines.append(
-        InvoiceLine(
-            position=1,
-            item_ref=item_id,
-            item_name=item_name,
-            qty=Decimal(1),
-            unit_price=total,
-            amount=total,
-            description=f"{item_name}, {txn:%B %Y}",
-        )
-    )
-    s.add(invoice)
-
-
-def demo_users(s: Session) -> list[PortalUser]:
-    """The demo logins present in the database."""
-    names = [d.username.lower() for d in DEMO_LOGINS]
-    return list(s.scalars(sa.select(PortalUser).where(PortalUser.username_key.in_(names))))
+        existing = s.scalar(sa.select(PortalUser).where(PortalUser.username_key == login.username))
+        if existing is None:
+            customer = customers.pop(0) if login.role is Role.CUSTOMER and customers else None
+            if login.role is Role.CUSTOMER and customer is None:
+                continue
+            existing = create_user(
+                s,
+                policy,
+                username=login.username,
+                email=f"{login.username}@demo.example",
+                password=login.password,
+                role=login.role,
+                customer_id=customer.id if customer else None,
+            )
+        name = existing.customer.display_name if existing.customer else "staff"
+        out.append((login, name))
+    return out
