@@ -16,6 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from quickbooks.mixins import DecimalEncoder
+
 from portal.config import QuickBooksSettings
 from sync import qbo_mapping as mapping
 from sync.accounting import (
@@ -280,7 +282,8 @@ class QuickBooksAdapter:
 
     def _write(self, entity: str, body: Obj, request_id: str, what: str) -> Obj:
         _check_request_id(request_id)
-        payload = json.dumps(body)
+        # Amounts read back are Decimals; the library's own encoder sends them as it does.
+        payload = json.dumps(body, cls=DecimalEncoder)
         # create and update are both POST /<entity>; QuickBooks tells them apart by the Id
         result = self._retrier.run(
             what, lambda c: c.update_object(entity, payload, request_id=request_id)

@@ -607,3 +607,18 @@ def test_a_request_id_longer_than_50_characters_is_refused(adapter: QuickBooksAd
     with pytest.raises(ValueError, match="request_id"):
         adapter.update_customer_contact("4", "a@example.com", None, "x" * 51)
     assert adapter.calls == 0
+
+
+def test_a_line_is_added_to_an_invoice_with_cents_in_its_amounts(
+    company: Company, adapter: QuickBooksAdapter
+):
+    invoice = unpaid_invoice(company)
+    late_fee = company.find_name("Item", "Late fee")
+    assert late_fee is not None
+    before = adapter.get_invoice(invoice["Id"])
+    first = adapter.add_invoice_line(invoice["Id"], late_fee, Decimal("7.35"), "Fee", "c-1")
+    # The invoice read back now holds amounts with cents (Decimals) and is sent again whole.
+    second = adapter.add_invoice_line(invoice["Id"], late_fee, Decimal("0.10"), "Fee", "c-2")
+    assert first.total == before.total + Decimal("7.35")
+    assert second.total == before.total + Decimal("7.45")
+    assert second.balance == before.balance + Decimal("7.45")
