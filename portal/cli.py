@@ -195,6 +195,20 @@ def sync(kind: str | None, realm: str | None) -> None:
             sys.exit(1)
 
 
+@main.group()
+def sandbox() -> None:
+    """Local stand-ins of the outside services, for demos and tests."""
+
+
+@sandbox.command("qbo", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def sandbox_qbo(args: tuple[str, ...]) -> None:
+    """The QuickBooks Online sandbox server (`portal sandbox qbo --help` for its options)."""
+    from sandbox.qbo import main as qbo_main
+
+    sys.exit(qbo_main(list(args)))
+
+
 @main.command()
 def worker() -> None:
     """Run the scheduled jobs (QuickBooks sync, e-mail); the web processes never do."""

@@ -86,3 +86,9 @@ def test_environment_overrides_reach_the_cli(tmp_path: Path, monkeypatch):
     result = _cli(tmp_path, "users", "list")
     assert result.exit_code == 1
     assert "server.workers: must be a whole number" in result.output
+
+
+def test_portal_sandbox_qbo_is_the_sandbox_command_line():
+    result = CliRunner().invoke(main, ["sandbox", "qbo", "--help"])
+    assert result.exit_code == 0
+    assert "--seed-invoices" in result.output and "--no-throttle" in result.output
