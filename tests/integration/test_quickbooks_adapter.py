@@ -622,3 +622,21 @@ def test_a_line_is_added_to_an_invoice_with_cents_in_its_amounts(
     assert first.total == before.total + Decimal("7.35")
     assert second.total == before.total + Decimal("7.45")
     assert second.balance == before.balance + Decimal("7.45")
+
+
+def test_fields_the_portal_does_not_know_are_ignored_not_fatal(
+    sandbox: QboSandbox, company: Company, adapter: QuickBooksAdapter
+):
+    invoice = unpaid_invoice(company)
+
+    def add_unknown_fields(c: Company) -> None:
+        row = c.rows["Invoice"][invoice["Id"]]
+        row["ProjectRef"] = {"value": "77"}
+        row["CustomerMemo"] = {"value": "new in a later minorversion"}
+        row["Line"][0]["NewDetailField"] = [1, 2, 3]
+
+    edit(sandbox, add_unknown_fields)
+    mapped = adapter.get_invoice(invoice["Id"])
+    assert mapped.id == invoice["Id"] and mapped.total == invoice["TotalAmt"]
+    pages = [r for page in adapter.pages(Entity.INVOICE) for r in page]
+    assert any(r.id == invoice["Id"] for r in pages)
