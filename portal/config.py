@@ -92,6 +92,8 @@ class QuickBooksSettings:
     timeout_seconds: int = _opt(30, "Timeout of one API call.", min=1, max=300)
     max_retries: int = _opt(4, "Retries of a failed call (5xx, timeouts, 429).", min=0, max=10)
     throttle_wait_seconds: int = _opt(60, "Wait after HTTP 429 before retrying.", min=0, max=600)
+    deposit_account_id: str = _opt("", "Account portal payments are deposited to.")
+    payment_method_id: str = _opt("", "PaymentMethod recorded on portal payments.")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ from portal.billing.models import (
 )
 from portal.db import Base
 from portal.mail.models import OutboundEmail
+from portal.payments.models import Payment, PaymentAllocation, SavedMethod
 from sync.models import Lease, QboConnection, SyncRun, SyncState
+from sync.outbox import OutboxMessage
 
 __all__ = [
     "AccountToken",
@@ -25,11 +27,15 @@ __all__ = [
     "Lease",
     "LoginFailure",
     "OutboundEmail",
+    "OutboxMessage",
     "PasswordHistory",
+    "Payment",
+    "PaymentAllocation",
     "PaymentApplication",
     "PortalUser",
     "QboConnection",
     "ReceivedPayment",
+    "SavedMethod",
     "SyncRun",
     "SyncState",
 ]

@@ -1,0 +1,1 @@
+"""Paying invoices: allocations, the card processor, saved methods, receipts."""

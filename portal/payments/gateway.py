@@ -1,0 +1,137 @@
+"""The card-processor interface, its records, and an in-memory fake for unit tests."""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+
+class Outcome(enum.StrEnum):
+    """What the processor said about a charge."""
+
+    APPROVED = "approved"
+    DECLINED = "declined"
+    HELD = "held"  # held for review: money is not taken yet
+    UNKNOWN = "unknown"  # no answer (timeout, dropped connection): never a failure
+
+
+@dataclass(frozen=True)
+class Token:
+    """A one-time Accept.js token standing for a card or bank account."""
+
+    descriptor: str
+    value: str
+
+
+@dataclass(frozen=True)
+class SavedProfile:
+    """A payment profile kept at the processor."""
+
+    customer_profile_id: str
+    payment_profile_id: str
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """One charge: the amount, the unique key that finds it again, and how to pay."""
+
+    amount: Decimal
+    key: str  # order.invoiceNumber, unique per attempt (≤ 20 chars)
+    description: str
+    customer_ref: str  # our customer id, for the processor's customer.id
+    email: str | None = None
+    token: Token | None = None
+    profile: SavedProfile | None = None
+    save_method: bool = False
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """The processor's answer, mapped."""
+
+    outcome: Outcome
+    trans_id: str | None = None
+    auth_code: str | None = None
+    last4: str | None = None
+    account_type: str | None = None
+    message: str | None = None
+    saved: SavedProfile | None = None
+
+
+@dataclass(frozen=True)
+class MethodDetails:
+    """What can be shown of a saved method (masked)."""
+
+    profile: SavedProfile
+    kind: str  # card | bank
+    brand: str
+    last4: str
+    expiry: str | None = None
+
+
+class PaymentGateway(Protocol):
+    """What the portal needs from a card processor."""
+
+    def charge(self, request: ChargeRequest) -> ChargeResult:
+        """Charge once; UNKNOWN when no answer came back (never raises for that)."""
+        ...
+
+    def find(self, key: str, amount: Decimal) -> ChargeResult | None:
+        """The attempt made with this key, if the processor has it (recovery after UNKNOWN)."""
+        ...
+
+    def method_details(self, profile: SavedProfile) -> MethodDetails:
+        """Brand, last 4 and expiry of a saved method."""
+        ...
+
+    def delete_method(self, profile: SavedProfile) -> None:
+        """Remove a saved method at the processor."""
+        ...
+
+
+@dataclass
+class FakeGateway:
+    """Approves unless told otherwise; remembers charges by key; counts calls."""
+
+    calls: int = 0
+    next_outcomes: list[Outcome] = field(default_factory=list)
+    charges: dict[str, ChargeResult] = field(default_factory=dict)
+    amounts: dict[str, Decimal] = field(default_factory=dict)
+    used_tokens: set[str] = field(default_factory=set)
+    lose_answer: bool = False  # charge, then behave as if the answer was lost
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(60000001))
+
+    def charge(self, request: ChargeRequest) -> ChargeResult:
+        self.calls += 1
+        if request.token is not None:
+            if request.token.value in self.used_tokens:
+                return ChargeResult(Outcome.DECLINED, message="The payment token was already used.")
+            self.used_tokens.add(request.token.value)
+        outcome = self.next_outcomes.pop(0) if self.next_outcomes else Outcome.APPROVED
+        if outcome is Outcome.UNKNOWN:
+            return ChargeResult(Outcome.UNKNOWN)
+        if outcome is Outcome.DECLINED:
+            return ChargeResult(Outcome.DECLINED, message="This transaction has been declined.")
+        trans = str(next(self._ids))
+        saved = SavedProfile("900100", f"800{trans}") if request.save_method else None
+        result = ChargeResult(outcome, trans, "A1B2C3", "1111", "Visa", saved=saved)
+        self.charges[request.key] = result
+        self.amounts[request.key] = request.amount
+        if self.lose_answer:
+            return ChargeResult(Outcome.UNKNOWN)
+        return result
+
+    def find(self, key: str, amount: Decimal) -> ChargeResult | None:
+        self.calls += 1
+        found = self.charges.get(key)
+        return found if found and self.amounts[key] == amount else None
+
+    def method_details(self, profile: SavedProfile) -> MethodDetails:
+        self.calls += 1
+        return MethodDetails(profile, "card", "Visa", "1111", "12/2030")
+
+    def delete_method(self, profile: SavedProfile) -> None:
+        self.calls += 1

@@ -1,0 +1,293 @@
+"""Paying invoices: validate and freeze the allocation, charge once, record the outcome."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.billing.models import Customer, Invoice
+from portal.db import utcnow
+from portal.payments.gateway import (
+    ChargeRequest,
+    ChargeResult,
+    Outcome,
+    PaymentGateway,
+    SavedProfile,
+    Token,
+)
+from portal.payments.models import (
+    IN_FLIGHT,
+    MethodKind,
+    Payment,
+    PaymentAllocation,
+    PaymentState,
+    SavedMethod,
+)
+from sync import outbox
+
+logger = logging.getLogger(__name__)
+
+AMOUNT_RE = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
+CENT = Decimal("0.01")
+# A PENDING payment this old lost its process between charge and commit: recovery asks.
+STALE_PENDING = timedelta(minutes=2)
+# With no trace at the processor after this long, an UNKNOWN attempt charged nothing.
+GIVE_UP_AFTER = timedelta(minutes=30)
+
+
+class PaymentRefused(ValueError):
+    """The request cannot be paid as asked; the message is for the customer."""
+
+
+@dataclass(frozen=True)
+class Method:
+    """How to pay: a one-time token (card or bank) or a saved method of this customer."""
+
+    kind: MethodKind
+    token: Token | None = None
+    saved_method_id: int | None = None
+    save: bool = False
+
+
+def parse_amount(raw: str, label: str) -> Decimal:
+    """A positive amount with at most two decimals, or PaymentRefused naming the invoice."""
+    text = raw.strip().replace(",", "").lstrip("$")
+    if not AMOUNT_RE.fullmatch(text):
+        raise PaymentRefused(f"Enter the amount for {label} as dollars and cents, e.g. 125.50.")
+    value = Decimal(text)
+    if value <= 0:
+        raise PaymentRefused(f"The amount for {label} must be more than zero.")
+    return value
+
+
+def _lock_customer(s: Session, customer_id: int) -> None:
+    """Serialize payments of one customer (two tabs) on SQLite and PostgreSQL alike."""
+    s.execute(
+        sa.update(Customer)
+        .where(Customer.id == customer_id)
+        .values(balance=Customer.balance)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def in_flight_by_invoice(s: Session, invoice_ids: list[int]) -> dict[int, Decimal]:
+    """Amounts of unfinished payments per invoice: they may still be taken."""
+    rows = s.execute(
+        sa.select(PaymentAllocation.invoice_id, sa.func.sum(PaymentAllocation.amount))
+        .join(Payment)
+        .where(PaymentAllocation.invoice_id.in_(invoice_ids), Payment.state.in_(IN_FLIGHT))
+        .group_by(PaymentAllocation.invoice_id)
+    )
+    return {i: Decimal(str(a)).quantize(CENT) for i, a in rows}
+
+
+def start(
+    s: Session,
+    customer_id: int,
+    user_id: int | None,
+    amounts: Mapping[int, str],
+    idempotency_key: str,
+    method: Method,
+) -> Payment:
+    """Freeze what is paid to which invoice, recomputed from the mirror; the same key twice
+    returns the first payment (a double click or a resubmitted form charges once)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", idempotency_key):
+        raise PaymentRefused("This payment form has expired. Reload the page and try again.")
+    _lock_customer(s, customer_id)
+    existing = s.scalar(
+        sa.select(Payment).where(
+            Payment.customer_id == customer_id, Payment.idempotency_key == idempotency_key
+        )
+    )
+    if existing is not None:
+        return existing
+    if not amounts:
+        raise PaymentRefused("Choose at least one invoice to pay.")
+    if method.saved_method_id is not None:
+        _own_method(s, customer_id, method.saved_method_id)
+    invoices = {
+        inv.id: inv
+        for inv in s.scalars(
+            sa.select(Invoice).where(
+                Invoice.id.in_(list(amounts)), Invoice.customer_id == customer_id
+            )
+        )
+    }
+    flight = in_flight_by_invoice(s, list(invoices))
+    payment = Payment(
+        customer_id=customer_id,
+        user_id=user_id,
+        idempotency_key=idempotency_key,
+        gateway_key="P" + secrets.token_hex(9).upper(),
+        method_kind=method.kind,
+        saved_method_id=method.saved_method_id,
+        save_method=method.save,
+        total=Decimal(0),
+    )
+    for invoice_id, raw in amounts.items():
+        invoice = invoices.get(invoice_id)
+        if invoice is None:  # another customer's invoice looks exactly like a missing one
+            raise PaymentRefused("One of the invoices is not one of yours. Reload the page.")
+        label = f"invoice {invoice.doc_number or invoice.qbo_id}"
+        amount = parse_amount(raw, label)
+        if not invoice.is_open:
+            raise PaymentRefused(f"{label.capitalize()} is already paid or closed.")
+        available = invoice.balance - flight.get(invoice.id, Decimal(0))
+        if available <= 0:
+            raise PaymentRefused(f"A payment for {label} is already being processed.")
+        if amount > available:
+            raise PaymentRefused(
+                f"The amount for {label} is more than its balance of ${available:,.2f}."
+            )
+        payment.allocations.append(
+            PaymentAllocation(
+                invoice_id=invoice.id,
+                invoice_qbo_id=invoice.qbo_id,
+                doc_number=invoice.doc_number,
+                amount=amount,
+            )
+        )
+        payment.total += amount
+    s.add(payment)
+    s.flush()
+    return payment
+
+
+def _own_method(s: Session, customer_id: int, method_id: int) -> SavedMethod:
+    method = s.get(SavedMethod, method_id)
+    if method is None or method.customer_id != customer_id:
+        raise PaymentRefused("That saved payment method no longer exists. Choose another.")
+    return method
+
+
+def charge(
+    sessions: sessionmaker[Session],
+    gateway: PaymentGateway,
+    payment_id: int,
+    method: Method,
+    email: str | None = None,
+) -> Payment:
+    """Send the charge once (INIT → PENDING is committed first) and record the answer."""
+    with sessions() as s:
+        payment = s.get(Payment, payment_id)
+        assert payment is not None
+        if payment.state is not PaymentState.INIT:
+            return payment  # already sent: a resubmit must not charge again
+        payment.move_to(PaymentState.PENDING)
+        profile = None
+        if method.saved_method_id is not None:
+            saved = _own_method(s, payment.customer_id, method.saved_method_id)
+            profile = SavedProfile(
+                saved.gateway_customer_profile_id, saved.gateway_payment_profile_id
+            )
+        request = ChargeRequest(
+            amount=payment.total,
+            key=payment.gateway_key,
+            description=_describe(payment),
+            customer_ref=str(payment.customer_id),
+            email=email,
+            token=method.token,
+            profile=profile,
+            save_method=method.save and profile is None,
+        )
+        s.commit()
+    result = gateway.charge(request)  # outside any transaction, after the intent is stored
+    with sessions() as s:
+        payment = s.get(Payment, payment_id)
+        assert payment is not None
+        record(s, payment, result)
+        s.commit()
+        return payment
+
+
+def _describe(payment: Payment) -> str:
+    docs = ", ".join(a.doc_number or a.invoice_qbo_id for a in payment.allocations)
+    return f"Invoices {docs}"[:255]
+
+
+def record(s: Session, payment: Payment, result: ChargeResult) -> None:
+    """Apply the processor's answer: success updates balances and queues the write-back."""
+    if result.outcome is Outcome.APPROVED:
+        _succeeded(s, payment, result)
+    elif result.outcome is Outcome.DECLINED:
+        payment.move_to(PaymentState.DECLINED)
+        payment.decline_reason = (result.message or "The payment was declined.")[:300]
+    else:  # no answer, or held for review: the money may move; recovery settles it
+        if payment.state is PaymentState.PENDING:
+            payment.move_to(PaymentState.UNKNOWN)
+        if result.outcome is Outcome.HELD:
+            payment.decline_reason = "Held for review by the card processor."
+
+
+def _succeeded(s: Session, payment: Payment, result: ChargeResult) -> None:
+    payment.move_to(PaymentState.SUCCEEDED)
+    payment.gateway_trans_id = result.trans_id
+    payment.auth_code = result.auth_code
+    payment.account_last4 = result.last4
+    payment.account_type = result.account_type
+    payment.charged_at = utcnow()
+    customer = s.get(Customer, payment.customer_id)
+    assert customer is not None
+    for allocation in payment.allocations:
+        invoice = s.get(Invoice, allocation.invoice_id)
+        assert invoice is not None
+        # Optimistic: the next sync confirms (or corrects) it from QuickBooks.
+        invoice.balance = max(Decimal(0), invoice.balance - allocation.amount)
+    customer.balance = customer.balance - payment.total
+    if result.saved is not None:
+        s.add(
+            SavedMethod(
+                customer_id=payment.customer_id,
+                gateway_customer_profile_id=result.saved.customer_profile_id,
+                gateway_payment_profile_id=result.saved.payment_profile_id,
+                kind=payment.method_kind,
+                brand=result.account_type or "Card",
+                last4=result.last4 or "????",
+            )
+        )
+    outbox.enqueue(s, "qbo.payment", customer.realm_id, {"payment_id": payment.id})
+
+
+def recover(sessions: sessionmaker[Session], gateway: PaymentGateway) -> int:
+    """Settle payments left UNKNOWN (or PENDING by a process that died) by asking the
+    processor for the attempt's key; returns how many were settled."""
+    now = utcnow()
+    with sessions() as s:
+        ids = list(
+            s.scalars(
+                sa.select(Payment.id).where(
+                    sa.or_(
+                        Payment.state == PaymentState.UNKNOWN,
+                        sa.and_(
+                            Payment.state == PaymentState.PENDING,
+                            Payment.updated_at < now - STALE_PENDING,
+                        ),
+                    )
+                )
+            )
+        )
+    settled = 0
+    for payment_id in ids:
+        with sessions() as s:
+            payment = s.get(Payment, payment_id)
+            assert payment is not None
+            found = gateway.find(payment.gateway_key, payment.total)
+            if payment.state is PaymentState.PENDING:
+                payment.move_to(PaymentState.UNKNOWN)
+            if found is not None and found.outcome in (Outcome.APPROVED, Outcome.DECLINED):
+                record(s, payment, found)
+                settled += 1
+            elif found is None and payment.created_at < now - GIVE_UP_AFTER:
+                payment.move_to(PaymentState.DECLINED)
+                payment.decline_reason = "No charge was made (the processor has no record of it)."
+                settled += 1
+            s.commit()
+    return settled
