@@ -35,6 +35,18 @@ def _sync_requested(app: Flask) -> object:
     return sync_requested(app)
 
 
+def _write_back(app: Flask) -> object:
+    from sync.service import write_back
+
+    return write_back(app)
+
+
+def _recover_payments(app: Flask) -> object:
+    from portal.payments.jobs import recover_payments
+
+    return recover_payments(app)
+
+
 def _send_mail(app: Flask) -> object:
     from portal.mail import deliver
 
@@ -46,6 +58,8 @@ def job_list(settings: Settings) -> list[Job]:
     return [
         Job("qbo-sync", _sync_all, settings.sync.interval_minutes * 60),
         Job("qbo-sync-requested", _sync_requested, 15),
+        Job("qbo-write-back", _write_back, 15),
+        Job("payments-recover", _recover_payments, 60),
         Job("mail-send", _send_mail, 60),
     ]
 

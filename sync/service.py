@@ -80,6 +80,19 @@ def sync_requested(app: Flask) -> list[SyncRun]:
     return [r for r in runs if r is not None]
 
 
+def write_back(app: Flask) -> object:
+    """Drain the outbox: portal payments and credits into QuickBooks."""
+    import sync.writeback  # noqa: F401  (registers the handlers)
+    from sync import outbox
+
+    settings: Settings = app.config["PORTAL_SETTINGS"]
+    options = {
+        "deposit_account_id": settings.quickbooks.deposit_account_id,
+        "payment_method_id": settings.quickbooks.payment_method_id,
+    }
+    return outbox.drain(sessions_of(app), default_adapters(app), options=options)
+
+
 def request_sync(s: Session, realm: str) -> None:
     """Ask the worker for an incremental sync of a company soon."""
     state = s.get(SyncState, realm)

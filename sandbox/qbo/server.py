@@ -139,8 +139,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--realm-id", default=None, help="company id to create/seed")
-    parser.add_argument("--seed-customers", type=int, default=0)
-    parser.add_argument("--seed-invoices", type=int, default=0)
+    parser.add_argument("--seed-customers", "--customers", type=int, default=0)
+    parser.add_argument("--seed-invoices", "--invoices", type=int, default=0)
     parser.add_argument("--seed", type=int, default=1234, help="random seed for seeding")
     parser.add_argument(
         "--state-file", default=None, help="JSON file loaded at start, saved at stop"
