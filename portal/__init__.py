@@ -46,21 +46,35 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["portal.mailer"] = app.config.get("MAILER") or mailer_for(
         settings.mail, settings.mailbox
     )
+    gateway = app.config.get("GATEWAY") or _gateway_for(settings)
+    if gateway is not None:
+        app.extensions["portal.gateway"] = gateway
 
     from portal.accounts.views import bp as accounts_bp
     from portal.admin.quickbooks import bp as quickbooks_bp
     from portal.admin.views import bp as admin_bp
     from portal.billing.views import bp as billing_bp
+    from portal.payments.views import bp as payments_bp
     from portal.webhooks import bp as webhooks_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(billing_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(quickbooks_bp)
+    app.register_blueprint(payments_bp)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)  # signed by Intuit instead; no browser session involved
     errors.init_app(app)
     return app
+
+
+def _gateway_for(settings: Settings) -> Any:
+    """The Authorize.Net gateway when it is configured (None: online payments are off)."""
+    if not settings.authorizenet.api_login_id:
+        return None
+    from portal.payments.authorizenet import AuthorizeNetGateway
+
+    return AuthorizeNetGateway(settings.authorizenet)
 
 
 def _configure(app: Flask, settings: Settings) -> None:

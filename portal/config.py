@@ -97,6 +97,20 @@ class QuickBooksSettings:
 
 
 @dataclass(frozen=True)
+class AuthorizeNetSettings:
+    """[authorizenet] — the card processor."""
+
+    api_login_id: str = _opt("", "API login id; empty means online payments are off.")
+    transaction_key: str = _opt("", "Transaction key.", secret=True)
+    api_url: str = _opt("https://api.authorize.net/xml/v1/request.api", "XML API.", url=True)
+    accept_js_url: str = _opt("https://js.authorize.net/v1/Accept.js", "Accept.js.", url=True)
+    client_key: str = _opt("", "Public client key; empty means asked of the API once.")
+    signature_key: str = _opt("", "Verifies X-ANET-Signature on webhooks.", secret=True)
+    timeout_seconds: int = _opt(30, "Timeout of one API call.", min=1, max=300)
+    duplicate_window_seconds: int = _opt(120, "Processor-side duplicate window.", min=0, max=28800)
+
+
+@dataclass(frozen=True)
 class SyncSettings:
     """[sync] — mirroring QuickBooks into the portal."""
 
@@ -116,6 +130,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     quickbooks: QuickBooksSettings = field(default_factory=QuickBooksSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
+    authorizenet: AuthorizeNetSettings = field(default_factory=AuthorizeNetSettings)
 
     @property
     def instance(self) -> Path:
@@ -144,6 +159,7 @@ _SECTION_TYPES = {
     "mail": MailSettings,
     "quickbooks": QuickBooksSettings,
     "sync": SyncSettings,
+    "authorizenet": AuthorizeNetSettings,
 }
 
 

@@ -115,9 +115,18 @@ def transaction() -> Iterator[Session]:
     s = session()
     try:
         yield s
-        s.commit()
     except BaseException:
         s.rollback()
+        s.info.pop("after_commit", None)
+        raise
+    commit(s)
+
+
+def commit(s: Session) -> None:
+    """Commit, then run what waited for the commit (e.g. send the e-mail it queued)."""
+    try:
+        s.commit()
+    except BaseException:
         s.info.pop("after_commit", None)
         raise
     for hook in s.info.pop("after_commit", []):

@@ -11,10 +11,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal.accounts.models import PortalUser
 from portal.billing.models import Customer, Invoice
-from portal.db import utcnow
+from portal.db import commit, utcnow
+from portal.mail import queue_email
 from portal.payments.gateway import (
     ChargeRequest,
     ChargeResult,
@@ -204,7 +207,7 @@ def charge(
         payment = s.get(Payment, payment_id)
         assert payment is not None
         record(s, payment, result)
-        s.commit()
+        commit(s)  # sends the receipt once the success is stored
         return payment
 
 
@@ -254,6 +257,24 @@ def _succeeded(s: Session, payment: Payment, result: ChargeResult) -> None:
             )
         )
     outbox.enqueue(s, "qbo.payment", customer.realm_id, {"payment_id": payment.id})
+    _queue_receipt(s, payment, customer)
+
+
+def _queue_receipt(s: Session, payment: Payment, customer: Customer) -> None:
+    """E-mail the receipt after the commit (to the login that paid, else the customer)."""
+    user = s.get(PortalUser, payment.user_id) if payment.user_id else None
+    address = user.email if user else customer.email
+    if not address:
+        return
+    business = current_app.config["BUSINESS_NAME"]
+    queue_email(
+        s,
+        address,
+        f"Receipt for your payment to {business}",
+        "email/receipt.txt",
+        payment=payment,
+        business=business,
+    )
 
 
 def recover(sessions: sessionmaker[Session], gateway: PaymentGateway) -> int:
@@ -289,5 +310,5 @@ def recover(sessions: sessionmaker[Session], gateway: PaymentGateway) -> int:
                 payment.move_to(PaymentState.DECLINED)
                 payment.decline_reason = "No charge was made (the processor has no record of it)."
                 settled += 1
-            s.commit()
+            commit(s)
     return settled

@@ -1,0 +1,236 @@
+"""Customer pages: pay invoices, receipts, payment history, saved methods."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+
+from portal import db
+from portal.auth import customer_required, user
+from portal.billing.models import Invoice
+from portal.clock import today
+from portal.config import Settings
+from portal.payments import service
+from portal.payments.gateway import PaymentGateway, SavedProfile, Token
+from portal.payments.models import MethodKind, Payment, PaymentState, SavedMethod
+from portal.payments.service import Method, PaymentRefused
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("payments", __name__)
+
+ACCEPT_DESCRIPTOR = "COMMON.ACCEPT.INAPP.PAYMENT"
+
+
+class CsrfOnly(FlaskForm):
+    """Forms whose fields are read by hand; this carries the CSRF token."""
+
+
+def _gateway() -> PaymentGateway | None:
+    gateway: PaymentGateway | None = current_app.extensions.get("portal.gateway")
+    return gateway
+
+
+def _customer_id() -> int:
+    customer_id = user().customer_id
+    assert customer_id is not None  # customer_required and a DB constraint guarantee it
+    return customer_id
+
+
+def _open_invoices() -> list[tuple[Invoice, Decimal]]:
+    """The customer's open invoices with what can still be paid on each."""
+    s = db.session()
+    invoices = list(
+        s.scalars(
+            sa.select(Invoice)
+            .where(
+                Invoice.customer_id == _customer_id(),
+                Invoice.balance > 0,
+                ~Invoice.voided,
+                ~Invoice.deleted,
+            )
+            .order_by(Invoice.due_date.asc().nulls_last(), Invoice.id)
+        )
+    )
+    flight = service.in_flight_by_invoice(s, [i.id for i in invoices])
+    return [(i, i.balance - flight.get(i.id, Decimal(0))) for i in invoices]
+
+
+def _methods() -> list[SavedMethod]:
+    return list(
+        db.session().scalars(
+            sa.select(SavedMethod)
+            .where(SavedMethod.customer_id == _customer_id())
+            .order_by(SavedMethod.is_default.desc(), SavedMethod.id)
+        )
+    )
+
+
+def _render_pay(error: str | None = None, status: int = 200) -> tuple[str, int]:
+    settings: Settings = current_app.config["PORTAL_SETTINGS"]
+    return render_template(
+        "payments/pay.html",
+        rows=_open_invoices(),
+        methods=_methods(),
+        error=error,
+        form=CsrfOnly(),
+        idempotency_key=secrets.token_urlsafe(24),
+        enabled=_gateway() is not None,
+        accept_js_url=settings.authorizenet.accept_js_url,
+        client_key=current_app.config.get("ANET_CLIENT_KEY", ""),
+        api_login_id=settings.authorizenet.api_login_id,
+        selected={int(i) for i in request.values.getlist("invoice") if i.isdigit()},
+        today=today(),
+    ), status
+
+
+def _with_accept_csp(response: Response) -> Response:
+    """Let the pay page load Accept.js and let it post the card to the processor."""
+    settings: Settings = current_app.config["PORTAL_SETTINGS"]
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(settings.authorizenet.accept_js_url))
+    api = "{0.scheme}://{0.netloc}".format(urlsplit(settings.authorizenet.api_url))
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; img-src 'self' data:; style-src 'self'; "
+        f"script-src 'self' {origin}; connect-src 'self' {origin} {api} https://api2.authorize.net;"
+        " frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+    )
+    return response
+
+
+def _method_from_form() -> Method:
+    choice = request.form.get("method", "card")
+    if choice.startswith("saved-"):
+        try:
+            return Method(MethodKind.CARD, saved_method_id=int(choice.removeprefix("saved-")))
+        except ValueError:
+            raise PaymentRefused("Choose a payment method from the list.") from None
+    kind = MethodKind.BANK if choice == "bank" else MethodKind.CARD
+    value = request.form.get("opaque_value", "")
+    if request.form.get("opaque_descriptor") != ACCEPT_DESCRIPTOR or not value or len(value) > 8000:
+        raise PaymentRefused(
+            "Your card or bank details did not reach the processor. Check them and try again."
+        )
+    return Method(
+        kind, token=Token(ACCEPT_DESCRIPTOR, value), save=request.form.get("save_method") == "1"
+    )
+
+
+def _amounts_from_form() -> dict[int, str]:
+    amounts: dict[int, str] = {}
+    for raw in request.form.getlist("invoice")[:500]:
+        if not raw.isdigit():
+            raise PaymentRefused("Choose invoices from the list.")
+        amounts[int(raw)] = request.form.get(f"amount-{raw}", "")[:32]
+    return amounts
+
+
+@bp.route("/pay", methods=["GET", "POST"])
+@customer_required
+def pay() -> Response | tuple[str, int]:
+    gateway = _gateway()
+    if request.method == "GET" or gateway is None:
+        page, status = _render_pay()
+        return _with_accept_csp(current_app.make_response((page, status)))
+    if not CsrfOnly().validate_on_submit():
+        abort(400)
+    try:
+        method = _method_from_form()
+        with db.transaction() as s:
+            payment = service.start(
+                s,
+                _customer_id(),
+                user().id,
+                _amounts_from_form(),
+                request.form.get("idempotency_key", ""),
+                method,
+            )
+            payment_id = payment.id
+    except PaymentRefused as exc:
+        page, status = _render_pay(str(exc), 400)
+        return _with_accept_csp(current_app.make_response((page, status)))
+    payment = service.charge(
+        db.database().sessions, gateway, payment_id, method, email=user().email
+    )
+    if payment.state is PaymentState.DECLINED:
+        message = f"Your payment was declined: {payment.decline_reason} Nothing was charged."
+        page, status = _render_pay(message, 402)
+        return _with_accept_csp(current_app.make_response((page, status)))
+    if payment.state is PaymentState.SUCCEEDED:
+        flash(f"Thank you! Your payment of ${payment.total:,.2f} was received.", "success")
+    return redirect(url_for("payments.receipt", payment_id=payment_id))
+
+
+def _own_payment(payment_id: int) -> Payment:
+    payment = db.session().get(Payment, payment_id)
+    if payment is None or payment.customer_id != _customer_id():
+        abort(404)  # another customer's payment looks exactly like a missing one
+    return payment
+
+
+@bp.route("/payments/<int:payment_id>")
+@customer_required
+def receipt(payment_id: int) -> str:
+    return render_template("payments/receipt.html", payment=_own_payment(payment_id))
+
+
+@bp.route("/payments")
+@customer_required
+def history() -> str:
+    payments = list(
+        db.session().scalars(
+            sa.select(Payment)
+            .where(Payment.customer_id == _customer_id())
+            .order_by(Payment.id.desc())
+            .limit(200)
+        )
+    )
+    return render_template("payments/history.html", payments=payments)
+
+
+def _own_method(method_id: int) -> SavedMethod:
+    method = db.session().get(SavedMethod, method_id)
+    if method is None or method.customer_id != _customer_id():
+        abort(404)
+    return method
+
+
+@bp.route("/payment-methods")
+@customer_required
+def methods() -> str:
+    return render_template("payments/methods.html", methods=_methods(), form=CsrfOnly())
+
+
+@bp.route("/payment-methods/<int:method_id>/default", methods=["POST"])
+@customer_required
+def make_default(method_id: int) -> Response:
+    CsrfOnly().validate_on_submit()
+    chosen = _own_method(method_id)
+    with db.transaction() as s:
+        for method in _methods():
+            method.is_default = method.id == chosen.id
+        s.flush()
+    flash(f"{chosen.brand} ending in {chosen.last4} is now your default.", "success")
+    return redirect(url_for("payments.methods"))
+
+
+@bp.route("/payment-methods/<int:method_id>/remove", methods=["POST"])
+@customer_required
+def remove(method_id: int) -> Response:
+    CsrfOnly().validate_on_submit()
+    method = _own_method(method_id)
+    gateway = _gateway()
+    if gateway is not None:
+        gateway.delete_method(
+            SavedProfile(method.gateway_customer_profile_id, method.gateway_payment_profile_id)
+        )
+    with db.transaction() as s:
+        s.delete(s.merge(method))
+    flash(f"{method.brand} ending in {method.last4} was removed.", "success")
+    return redirect(url_for("payments.methods"))
