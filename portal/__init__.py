@@ -51,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.extensions["portal.gateway"] = gateway
 
     from portal.accounts.views import bp as accounts_bp
+    from portal.admin.payments import bp as admin_payments_bp
     from portal.admin.quickbooks import bp as quickbooks_bp
     from portal.admin.views import bp as admin_bp
     from portal.billing.views import bp as billing_bp
@@ -62,6 +63,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(quickbooks_bp)
     app.register_blueprint(payments_bp)
+    app.register_blueprint(admin_payments_bp)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)  # signed by Intuit instead; no browser session involved
     errors.init_app(app)

@@ -94,6 +94,7 @@ class QuickBooksSettings:
     throttle_wait_seconds: int = _opt(60, "Wait after HTTP 429 before retrying.", min=0, max=600)
     deposit_account_id: str = _opt("", "Account portal payments are deposited to.")
     payment_method_id: str = _opt("", "PaymentMethod recorded on portal payments.")
+    credit_item_id: str = _opt("", "Item on credit memo lines; empty means found in the catalog.")
 
 
 @dataclass(frozen=True)

@@ -82,13 +82,14 @@ def sync_requested(app: Flask) -> list[SyncRun]:
 
 def write_back(app: Flask) -> object:
     """Drain the outbox: portal payments and credits into QuickBooks."""
-    import sync.writeback  # noqa: F401  (registers the handlers)
+    import sync.handlers  # noqa: F401  (registers the handlers)
     from sync import outbox
 
     settings: Settings = app.config["PORTAL_SETTINGS"]
     options = {
         "deposit_account_id": settings.quickbooks.deposit_account_id,
         "payment_method_id": settings.quickbooks.payment_method_id,
+        "credit_item_id": settings.quickbooks.credit_item_id,
     }
     return outbox.drain(sessions_of(app), default_adapters(app), options=options)
 

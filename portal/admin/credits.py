@@ -1,0 +1,50 @@
+"""Partial credits issued by staff: a QuickBooks CreditMemo applied to one invoice."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from portal.billing.models import Customer, Invoice
+from portal.payments.service import PaymentRefused, parse_amount
+from sync import outbox
+
+
+class CreditRefused(ValueError):
+    """The credit cannot be issued as asked; the message says why."""
+
+
+def issue_credit(
+    s: Session, customer_id: int, invoice_id: int, raw_amount: str, reason: str, by: int | None
+) -> None:
+    """Lower the invoice now (optimistically) and queue the CreditMemo + application."""
+    invoice = s.scalar(
+        sa.select(Invoice)
+        .where(Invoice.id == invoice_id, Invoice.customer_id == customer_id)
+        .with_for_update()
+    )
+    if invoice is None or not invoice.is_open:
+        raise CreditRefused("Choose an open invoice of this customer.")
+    try:
+        amount = parse_amount(raw_amount, f"invoice {invoice.doc_number or invoice.qbo_id}")
+    except PaymentRefused as exc:
+        raise CreditRefused(str(exc)) from None
+    if amount > invoice.balance:
+        raise CreditRefused(f"A credit cannot be more than the balance of ${invoice.balance:,.2f}.")
+    customer = s.get(Customer, customer_id)
+    assert customer is not None
+    invoice.balance -= amount
+    customer.balance -= amount
+    outbox.enqueue(
+        s,
+        "qbo.credit",
+        customer.realm_id,
+        {
+            "customer_qbo_id": customer.qbo_id,
+            "invoice_qbo_id": invoice.qbo_id,
+            "amount": str(amount),
+            "reason": reason[:200],
+            "issued_by": by,
+        },
+    )
+

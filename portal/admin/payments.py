@@ -1,0 +1,162 @@
+"""Staff pages: portal payments reconciled with QuickBooks, the outbox, and issuing credits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+from wtforms import HiddenField, StringField
+from wtforms.validators import DataRequired, Length
+
+from portal import db
+from portal.accounts.models import Role
+from portal.admin.credits import CreditRefused, issue_credit
+from portal.auth import roles_required, user
+from portal.billing.models import Customer, Invoice, ReceivedPayment
+from portal.forms import CleanText
+from portal.payments.models import Payment, PaymentState
+from sync import outbox
+from sync.outbox import OutboxMessage, OutboxStatus
+
+bp = Blueprint("admin_payments", __name__, url_prefix="/admin")
+
+PAGE = 100
+
+
+class CsrfOnly(FlaskForm):
+    """Buttons that only need the CSRF token."""
+
+
+class CreditForm(FlaskForm):
+    invoice_id = HiddenField(validators=[DataRequired()])
+    amount = StringField("Amount", validators=[DataRequired(), Length(max=16)])
+    reason = StringField("Reason", validators=[DataRequired(), CleanText(200)])
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """One portal payment beside what QuickBooks and the processor say."""
+
+    payment: Payment
+    customer: Customer
+    in_quickbooks: ReceivedPayment | None
+    outbox: OutboxMessage | None
+
+    @property
+    def status(self) -> str:
+        """In words, for the bookkeeper."""
+        if self.payment.state is not PaymentState.SUCCEEDED:
+            return self.payment.state.value
+        if self.outbox is not None and self.outbox.status is OutboxStatus.PARKED:
+            return "write-back parked"
+        if self.payment.qbo_payment_id is None:
+            return "waiting for write-back"
+        if self.in_quickbooks is None:
+            return "written; not yet seen by sync"
+        if self.in_quickbooks.deleted:
+            return "mismatch: deleted in QuickBooks"
+        if self.in_quickbooks.total_amt != self.payment.total:
+            return "mismatch: amounts differ"
+        if self.payment.review_note:
+            return "needs review"
+        return "matched"
+
+
+def reconcile(s: Session, limit: int = PAGE) -> list[Reconciled]:
+    """The latest portal payments with their QuickBooks twin (by Id) and outbox row."""
+    rows = s.execute(
+        sa.select(Payment, Customer, ReceivedPayment)
+        .join(Customer, Customer.id == Payment.customer_id)
+        .outerjoin(
+            ReceivedPayment,
+            sa.and_(
+                ReceivedPayment.realm_id == Customer.realm_id,
+                ReceivedPayment.qbo_id == Payment.qbo_payment_id,
+            ),
+        )
+        .order_by(Payment.id.desc())
+        .limit(limit)
+    ).all()
+    messages = {
+        m.data.get("payment_id"): m
+        for m in s.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == "qbo.payment"))
+    }
+    return [Reconciled(p, c, r, messages.get(p.id)) for p, c, r in rows]
+
+
+@bp.route("/payments")
+@roles_required(Role.ADMIN, Role.BOOKKEEPER)
+def payments() -> str:
+    s = db.session()
+    parked = list(
+        s.scalars(
+            sa.select(OutboxMessage)
+            .where(OutboxMessage.status != OutboxStatus.DONE)
+            .order_by(OutboxMessage.id)
+            .limit(PAGE)
+        )
+    )
+    return render_template(
+        "admin/payments.html", rows=reconcile(s), pending=parked, form=CsrfOnly()
+    )
+
+
+@bp.route("/outbox/<int:message_id>/retry", methods=["POST"])
+@roles_required(Role.ADMIN)
+def retry(message_id: int) -> Response:
+    CsrfOnly().validate_on_submit()
+    with db.transaction() as s:
+        if not outbox.retry(s, message_id):
+            abort(404)
+    flash("Sent again: the worker retries it within a few seconds.", "success")
+    return redirect(url_for("admin_payments.payments"))
+
+
+@bp.route("/customers/<int:customer_id>/credit", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def credit(customer_id: int) -> Response | tuple[str, int]:
+    s = db.session()
+    customer = s.get(Customer, customer_id)
+    if customer is None:
+        abort(404)
+    form = CreditForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            with db.transaction() as tx:
+                issue_credit(
+                    tx,
+                    customer_id,
+                    int(form.invoice_id.data or 0),
+                    form.amount.data or "",
+                    form.reason.data or "",
+                    user().id,
+                )
+        except (CreditRefused, ValueError) as exc:
+            flash(str(exc) if isinstance(exc, CreditRefused) else "Choose an invoice.", "error")
+            status = 400
+        else:
+            flash("Credit issued; it is written to QuickBooks within a few seconds.", "success")
+            return redirect(url_for("admin_payments.credit", customer_id=customer_id))
+    elif request.method == "POST":
+        status = 400
+    invoices = list(
+        s.scalars(
+            sa.select(Invoice)
+            .where(
+                Invoice.customer_id == customer_id,
+                Invoice.balance > 0,
+                ~Invoice.voided,
+                ~Invoice.deleted,
+            )
+            .order_by(Invoice.id)
+        )
+    )
+    return render_template(
+        "admin/credit.html", customer=customer, invoices=invoices, form=form, zero=Decimal(0)
+    ), status
