@@ -18,6 +18,10 @@ class Outcome(enum.StrEnum):
     UNKNOWN = "unknown"  # no answer (timeout, dropped connection): never a failure
 
 
+class GatewayError(Exception):
+    """The processor could not be asked or refused a non-charge request; safe to show."""
+
+
 @dataclass(frozen=True)
 class Token:
     """A one-time Accept.js token standing for a card or bank account."""
@@ -91,6 +95,10 @@ class PaymentGateway(Protocol):
         """Remove a saved method at the processor."""
         ...
 
+    def client_key(self) -> str:
+        """The public key Accept.js needs."""
+        ...
+
 
 @dataclass
 class FakeGateway:
@@ -135,3 +143,6 @@ class FakeGateway:
 
     def delete_method(self, profile: SavedProfile) -> None:
         self.calls += 1
+
+    def client_key(self) -> str:
+        return "fake-public-client-key"

@@ -18,7 +18,7 @@ from portal.billing.models import Invoice
 from portal.clock import today
 from portal.config import Settings
 from portal.payments import service
-from portal.payments.gateway import PaymentGateway, SavedProfile, Token
+from portal.payments.gateway import GatewayError, PaymentGateway, SavedProfile, Token
 from portal.payments.models import MethodKind, Payment, PaymentState, SavedMethod
 from portal.payments.service import Method, PaymentRefused
 
@@ -84,11 +84,22 @@ def _render_pay(error: str | None = None, status: int = 200) -> tuple[str, int]:
         idempotency_key=secrets.token_urlsafe(24),
         enabled=_gateway() is not None,
         accept_js_url=settings.authorizenet.accept_js_url,
-        client_key=current_app.config.get("ANET_CLIENT_KEY", ""),
+        client_key=_client_key(),
         api_login_id=settings.authorizenet.api_login_id,
         selected={int(i) for i in request.values.getlist("invoice") if i.isdigit()},
         today=today(),
     ), status
+
+
+def _client_key() -> str:
+    gateway = _gateway()
+    if gateway is None:
+        return ""
+    try:
+        return gateway.client_key()
+    except GatewayError as exc:
+        logger.warning("no Accept.js client key: %s", exc)
+        return ""
 
 
 def _with_accept_csp(response: Response) -> Response:
@@ -227,9 +238,14 @@ def remove(method_id: int) -> Response:
     method = _own_method(method_id)
     gateway = _gateway()
     if gateway is not None:
-        gateway.delete_method(
-            SavedProfile(method.gateway_customer_profile_id, method.gateway_payment_profile_id)
+        profile = SavedProfile(
+            method.gateway_customer_profile_id, method.gateway_payment_profile_id
         )
+        try:
+            gateway.delete_method(profile)
+        except GatewayError as exc:
+            flash(f"The method could not be removed just now: {exc}", "error")
+            return redirect(url_for("payments.methods"))
     with db.transaction() as s:
         s.delete(s.merge(method))
     flash(f"{method.brand} ending in {method.last4} was removed.", "success")
