@@ -1,0 +1,155 @@
+"""The Flask app factory, the threaded AnetSandbox server and the command line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from collections.abc import Sequence
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from . import acceptjs, api
+from .state import DEFAULT_API_LOGIN_ID, DEFAULT_TRANSACTION_KEY, AnetState
+from .wire import CONTENT_TYPE, error_reply, render
+
+logger = logging.getLogger(__name__)
+
+
+def create_sandbox_app(state: AnetState) -> Flask:
+    """Build the Flask app serving the XML API and the Accept.js stand-in for `state`."""
+    app = Flask("sandbox.authorizenet")
+    app.extensions["anet_sandbox_state"] = state
+    app.register_blueprint(api.bp)
+    app.register_blueprint(acceptjs.bp)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        """Unknown paths and methods get a plain status, like the gateway's front end."""
+        return Response(error.name, status=error.code or 400, mimetype="text/plain")
+
+    @app.errorhandler(Exception)
+    def crash(error: Exception) -> Response:
+        """A sandbox bug is E00001 for the client and a traceback in the log."""
+        logger.exception("sandbox request failed", exc_info=error)
+        reply = error_reply("E00001", "An error occurred during processing. Please try again.")
+        return Response(render("ErrorResponse", None, reply), content_type=CONTENT_TYPE)
+
+    return app
+
+
+class AnetSandbox:
+    """An Authorize.Net sandbox on loopback: start() serves in a daemon thread, stop() ends it.
+
+    Point the SDK at it right before each call (the environment is process-global)::
+
+        controller = createTransactionController(request)
+        controller.setenvironment(sandbox.api_url)
+        controller.execute()
+    """
+
+    def __init__(self, state: AnetState | None = None, host: str = "127.0.0.1", port: int = 0):
+        self.state = state or AnetState()
+        self.host = host
+        self.port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> AnetSandbox:
+        """Bind and serve in a daemon thread."""
+        self._server = make_server(
+            self.host, self.port, create_sandbox_app(self.state), threaded=True
+        )
+        self.port = self._server.server_port
+        server = self._server
+        self._thread = threading.Thread(
+            # a short poll interval keeps stop() fast (shutdown waits for the next poll)
+            target=lambda: server.serve_forever(poll_interval=0.05),
+            name="anet-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.info("Authorize.Net sandbox listening on %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        """Release held requests, stop serving and stop webhook delivery."""
+        self.state.faults.release()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.state.webhooks.stop()
+
+    def __enter__(self) -> AnetSandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """http://host:port of the running server."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """What controller.setenvironment() takes."""
+        return self.base_url + api.API_PATH
+
+    @property
+    def accept_js_url(self) -> str:
+        """The <script src> for the Accept.js stand-in."""
+        return self.base_url + acceptjs.SCRIPT_PATH
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command line options."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox.authorizenet", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--api-login-id", default=DEFAULT_API_LOGIN_ID)
+    parser.add_argument("--transaction-key", default=DEFAULT_TRANSACTION_KEY)
+    parser.add_argument("--webhook-url", default=None, help="POST signed notifications here")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a sandbox in the foreground until Ctrl-C or SIGTERM."""
+    args = _parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    state = AnetState(api_login_id=args.api_login_id, transaction_key=args.transaction_key)
+    if args.webhook_url:
+        state.webhooks.configure(args.webhook_url, state.signature_key)
+    sandbox = AnetSandbox(state, args.host, args.port).start()
+    info = {
+        "base_url": sandbox.base_url,
+        "api_url": sandbox.api_url,
+        "accept_js_url": sandbox.accept_js_url,
+        "api_login_id": state.api_login_id,
+        "client_key": state.client_key,
+    }
+    for key, value in info.items():
+        print(f"{key}: {value}", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
+    finally:
+        sandbox.stop()
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Turn SIGTERM into KeyboardInterrupt for a clean stop."""
+    raise KeyboardInterrupt
+
+
+__all__ = ["AnetSandbox", "create_sandbox_app", "main"]

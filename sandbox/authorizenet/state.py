@@ -1,0 +1,216 @@
+"""Everything the sandbox knows: credentials, tokens, transactions, batches, profiles, clock."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+import threading
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sandbox.qbo.util import system_clock
+
+from .cards import Bank, Card, PaymentMethod
+from .faults import FaultInjector
+from .models import SETTLES_TO, AcceptToken, Batch, CustomerProfile, Transaction
+from .tokens import DESCRIPTOR, bank_from_fields, card_from_fields
+from .webhooks import Delivery, WebhookDispatcher
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_LOGIN_ID = "sandbox-login"
+DEFAULT_TRANSACTION_KEY = "sandbox-key"
+DEFAULT_CLIENT_KEY = "5FcB6WrfHGS76gHW3v7btBCE3HuuBuke9Pj96Ztfn5R32G5ep42vne7MCWZtAucY"
+DEFAULT_SIGNATURE_KEY = (
+    "56E529FE3F4B2B0A4B4F3B8A5C1E0F9D2A7C6B5E4D3C2B1A0F9E8D7C6B5A4938"
+    "2716A5B4C3D2E1F0A9B8C7D6E5F4A3B2C1D0E9F8A7B6C5D4E3F2A1B0C9D8E7F6"
+)
+TOKEN_LIFETIME = timedelta(minutes=15)
+DEFAULT_CUTOFF = time(3, 0)  # daily settlement cut-off, UTC
+_TOKEN_ALPHABET = string.ascii_letters + string.digits + "+/"
+
+
+class AnetState:
+    """Shared, lock-protected sandbox state; tests may inspect it (hold `lock` to change it)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], datetime] | None = None,
+        api_login_id: str = DEFAULT_API_LOGIN_ID,
+        transaction_key: str = DEFAULT_TRANSACTION_KEY,
+        client_key: str = DEFAULT_CLIENT_KEY,
+        signature_key: str = DEFAULT_SIGNATURE_KEY,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clock: Callable[[], datetime] = clock or system_clock
+        self.api_login_id = api_login_id
+        self.transaction_key = transaction_key
+        self.client_key = client_key
+        self.signature_key = signature_key
+        self.merchant_name = "Sandbox Billing Portal Merchant"
+        self.gateway_id = "482765"
+        self.tokens: dict[str, AcceptToken] = {}
+        self.transactions: dict[str, Transaction] = {}
+        self.batches: dict[str, Batch] = {}
+        self.profiles: dict[str, CustomerProfile] = {}
+        self.faults = FaultInjector()
+        self.webhooks = WebhookDispatcher()
+        self.settlement_cutoff: time | None = DEFAULT_CUTOFF
+        self._last_cutoff_check = self.now()
+        self._ids = {"trans": 60000000000, "batch": 9900000, "profile": 500000000, "pp": 510000000}
+
+    def now(self) -> datetime:
+        """Current time from the injectable clock."""
+        return self.clock()
+
+    def next_id(self, kind: str) -> str:
+        """The next id of a kind: trans, batch, profile or pp (payment profile)."""
+        with self.lock:
+            self._ids[kind] += 1
+            return str(self._ids[kind])
+
+    @staticmethod
+    def new_auth_code() -> str:
+        """A six-character approval code."""
+        return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(6))
+
+    def credentials_ok(self, name: str | None, key: str | None) -> bool:
+        """merchantAuthentication check (constant time)."""
+        return secrets.compare_digest(name or "", self.api_login_id) and secrets.compare_digest(
+            key or "", self.transaction_key
+        )
+
+    # Accept.js tokens
+
+    def issue_token(self, method: PaymentMethod) -> tuple[str, str]:
+        """Store a one-time token for `method`; return (dataDescriptor, dataValue)."""
+        value = "eyJ" + "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(93))
+        now = self.now()
+        with self.lock:
+            self.tokens[value] = AcceptToken(value, method, now, now + TOKEN_LIFETIME)
+        logger.info("issued Accept token for %s %s", method.kind, method.masked)
+        return DESCRIPTOR, value
+
+    def tokenize_card(
+        self,
+        card_number: str,
+        month: int | str,
+        year: int | str,
+        cvv: str | None = "123",
+        zip: str | None = "98004",
+        full_name: str | None = None,
+    ) -> tuple[str, str]:
+        """What Accept.dispatchData does for cardData; raises AcceptError when invalid."""
+        fields: dict[str, Any] = {
+            "cardNumber": card_number,
+            "month": f"{int(month):02d}",
+            "year": str(year),
+        }
+        fields |= {"cardCode": cvv, "zip": zip, "fullName": full_name}
+        return self.issue_token(card_from_fields(fields, self.now()))
+
+    def tokenize_bank(
+        self,
+        account_number: str,
+        routing_number: str = "121042882",
+        name_on_account: str = "Jane Doe",
+        account_type: str = "checking",
+    ) -> tuple[str, str]:
+        """What Accept.dispatchData does for bankData; raises AcceptError when invalid."""
+        fields = {
+            "accountNumber": account_number,
+            "routingNumber": routing_number,
+            "nameOnAccount": name_on_account,
+            "accountType": account_type,
+        }
+        return self.issue_token(bank_from_fields(fields))
+
+    def redeem_token(self, descriptor: str | None, value: str | None) -> PaymentMethod | None:
+        """Use up a token; None when it is unknown, expired or already used."""
+        with self.lock:
+            token = self.tokens.get(value or "")
+            if token is None or descriptor != DESCRIPTOR or token.used:
+                return None
+            token.used = True
+            if self.now() >= token.expires:
+                return None
+            return token.method
+
+    # settlement
+
+    def settle(self, now: datetime | None = None) -> list[Batch]:
+        """Close a batch per payment method with everything settleable submitted by `now`."""
+        moment = now or self.now()
+        created: list[Batch] = []
+        with self.lock:
+            pending = [
+                t
+                for t in self.transactions.values()
+                if t.batch_id is None and t.status in SETTLES_TO and t.submitted <= moment
+            ]
+            for method in ("creditCard", "eCheck"):
+                members = [t for t in pending if _batch_method(t) == method]
+                if not members:
+                    continue
+                batch = Batch(self.next_id("batch"), moment, method)
+                for trans in members:
+                    trans.status = SETTLES_TO[trans.status]
+                    trans.batch_id = batch.batch_id
+                    batch.trans_ids.append(trans.trans_id)
+                self.batches[batch.batch_id] = batch
+                created.append(batch)
+        for batch in created:
+            logger.info("settled batch %s (%s transactions)", batch.batch_id, len(batch.trans_ids))
+        return created
+
+    def auto_settle(self) -> list[Batch]:
+        """Settle at every daily cut-off the clock has passed since the last check."""
+        if self.settlement_cutoff is None:
+            return []
+        created: list[Batch] = []
+        with self.lock:
+            now = self.now()
+            cutoff = datetime.combine(
+                self._last_cutoff_check.date(), self.settlement_cutoff, now.tzinfo
+            )
+            if cutoff <= self._last_cutoff_check:
+                cutoff += timedelta(days=1)
+            while cutoff <= now:
+                created += self.settle(cutoff)
+                cutoff += timedelta(days=1)
+            self._last_cutoff_check = now
+        return created
+
+    # lookups
+
+    def find_transactions(self, invoice_number: str) -> list[Transaction]:
+        """Every transaction carrying an invoice number (test helper)."""
+        with self.lock:
+            return [t for t in self.transactions.values() if t.invoice_number == invoice_number]
+
+    def notify(self, event_type: str, trans: Transaction) -> None:
+        """Queue the webhook for a transaction event."""
+        payload: dict[str, Any] = {
+            "responseCode": trans.response_code,
+            "authCode": trans.auth_code,
+            "avsResponse": trans.avs_code,
+            "authAmount": trans.amount,
+            "invoiceNumber": trans.invoice_number,
+            "entityName": "transaction",
+            "id": trans.trans_id,
+        }
+        self.webhooks.enqueue(event_type, self.now(), payload)
+
+    def flush_webhooks(self, timeout: float = 5.0) -> list[Delivery]:
+        """Deliver pending webhook notifications now (deterministic tests)."""
+        return self.webhooks.flush(timeout)
+
+
+def _batch_method(trans: Transaction) -> str:
+    """Cards and eChecks settle in separate batches."""
+    return "eCheck" if isinstance(trans.method, Bank) else "creditCard"
+
+
+__all__ = ["AnetState", "Card"]

@@ -1,0 +1,1 @@
+"""Integration tests: the real authorizenet SDK against the local Authorize.Net sandbox."""
