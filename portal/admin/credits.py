@@ -47,4 +47,3 @@ def issue_credit(
             "issued_by": by,
         },
     )
-

@@ -10,6 +10,7 @@ from typing import Any
 import requests
 from authorizenet import apicontractsv1
 from authorizenet.constants import constants
+from pyxb.binding.content import AutomatonConfiguration
 
 from portal.config import AuthorizeNetSettings
 
@@ -17,6 +18,13 @@ logger = logging.getLogger(__name__)
 
 # The SDK logs whole requests (card data, transaction key) at DEBUG when a call fails.
 logging.getLogger(constants.defaultLoggerName).setLevel(logging.WARNING)
+# PyXB gives up on replies with nested masked types past 20 nondeterministic paths (a profile
+# with two methods; AuthorizeNet/sdk-python#109); about 200 per payment profile are needed.
+AutomatonConfiguration.PermittedNondeterminism = max(
+    AutomatonConfiguration.PermittedNondeterminism, 10_000
+)
+# PyXB logs every ambiguous path it resolves at WARNING: noise, not news.
+logging.getLogger("pyxb.binding.content").setLevel(logging.ERROR)
 
 BOM = "\ufeff"
 

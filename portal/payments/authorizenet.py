@@ -114,10 +114,10 @@ class AuthorizeNetGateway:
 
     def _charge_result(self, reply: Any) -> ChargeResult:
         _, code, text = result(reply)
+        if code == INVALID_TOKEN:
+            text = "Your card details expired before they were sent. Enter them again."
         tr = getattr(reply, "transactionResponse", None)
-        if tr is None:
-            if code == INVALID_TOKEN:
-                text = "Your card details expired before they were sent. Enter them again."
+        if tr is None or tr.responseCode is None:  # refused before any transaction was made
             return ChargeResult(Outcome.DECLINED, message=text or "The payment was refused.")
         errors = [
             (str(e.errorCode), str(e.errorText)) for e in (tr.errors.error if tr.errors else [])
@@ -169,7 +169,8 @@ class AuthorizeNetGateway:
     def _find_unsettled(self, key: str, amount: Decimal) -> str | None:
         request = apicontractsv1.getUnsettledTransactionListRequest()
         reply = self.client.send("getUnsettledTransactionListRequest", request)
-        return _match(getattr(reply, "transactions", None), key, amount)
+        listed = _element(reply, "transactions", apicontractsv1.ArrayOfTransactionSummaryType)
+        return _match(listed, key, amount)
 
     def _find_settled(self, key: str, amount: Decimal) -> str | None:
         request = apicontractsv1.getSettledBatchListRequest()
@@ -177,17 +178,13 @@ class AuthorizeNetGateway:
         request.firstSettlementDate = (now - timedelta(days=2)).replace(tzinfo=None)
         request.lastSettlementDate = now.replace(tzinfo=None)
         reply = self.client.send("getSettledBatchListRequest", request)
-        batches = getattr(reply, "batchList", None)
+        batches = _element(reply, "batchList", apicontractsv1.ArrayOfBatchDetailsType)
         for batch in batches.batch if batches is not None else []:
             listing = apicontractsv1.getTransactionListRequest()
             listing.batchId = str(batch.batchId)
-            found = _match(
-                getattr(
-                    self.client.send("getTransactionListRequest", listing), "transactions", None
-                ),
-                key,
-                amount,
-            )
+            reply = self.client.send("getTransactionListRequest", listing)
+            kind = apicontractsv1.ArrayOfTransactionSummaryType
+            found = _match(_element(reply, "transactions", kind), key, amount)
             if found:
                 return found
         return None
@@ -230,7 +227,10 @@ class AuthorizeNetGateway:
             reply = self.client.send("getCustomerPaymentProfileRequest", request)
         except (NotSent, NoAnswer) as exc:
             raise GatewayError(f"Authorize.Net could not be reached: {exc}") from exc
-        payment = reply.paymentProfile.payment
+        masked = _element(reply, "paymentProfile", apicontractsv1.customerPaymentProfileMaskedType)
+        if masked is None:
+            raise GatewayError("Authorize.Net no longer has that payment method.")
+        payment = masked.payment
         if payment.creditCard is not None:
             card = payment.creditCard
             return MethodDetails(
@@ -267,6 +267,18 @@ class AuthorizeNetGateway:
                 raise GatewayError(f"Authorize.Net could not be reached: {exc}") from exc
             self._client_key = _text(getattr(reply, "publicClientKey", None)) or ""
         return self._client_key
+
+
+def _element(reply: Any, name: str, kind: type) -> Any:
+    """A child element of a reply; PyXB sometimes files a list under the wildcard instead
+    of its named property (the listing replies), so look there too."""
+    value = getattr(reply, name, None)
+    if value is not None:
+        return value
+    for content in reply.orderedContent():
+        if isinstance(getattr(content, "value", None), kind):
+            return content.value
+    return None
 
 
 def _match(transactions: Any, key: str, amount: Decimal) -> str | None:
