@@ -124,6 +124,25 @@ class ItemRecord:
     updated_at: datetime | None = None
 
 
+# QuickBooks takes at most this many items in one batch request.
+MAX_BATCH = 30
+
+
+@dataclass(frozen=True)
+class PaymentWrite:
+    """One payment to record in a batch; `bid` tells its answer apart from the others'."""
+
+    bid: str
+    customer_id: str
+    applied: tuple[AppliedLine, ...]
+    total: Decimal
+    reference: str | None
+    txn_date: date
+    deposit_account_id: str | None = None
+    payment_method_id: str | None = None
+    note: str | None = None
+
+
 Record = CustomerRecord | InvoiceRecord | PaymentRecord | CreditMemoRecord | ItemRecord
 
 
@@ -200,7 +219,9 @@ class AccountingAdapter(Protocol):
         ...
 
     # Writes: `request_id` (at most 50 characters) makes each one idempotent, so a caller
-    # retrying after a lost answer repeats the same id and the write happens once.
+    # retrying after a lost answer repeats the same id and the write happens once. A batch is
+    # idempotent as a whole: a repeat (even of only some of its items) replays the first answer,
+    # and an item that faulted comes back as its AccountingError (with the fault code).
 
     def record_payment(
         self,
@@ -215,6 +236,12 @@ class AccountingAdapter(Protocol):
         note: str | None = None,
     ) -> PaymentRecord:
         """Record a payment received, applied to invoices; what is not applied stays unapplied."""
+        ...
+
+    def record_payments(
+        self, batch: Sequence[PaymentWrite], request_id: str
+    ) -> list[PaymentRecord | AccountingError]:
+        """Record up to MAX_BATCH payments in one request; one answer per item, in order."""
         ...
 
     def apply_credit(

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from sync.accounting import (
+    MAX_BATCH,
     AccountingError,
     AppliedLine,
     ChangeSet,
@@ -19,6 +20,7 @@ from sync.accounting import (
     InvoiceLineRecord,
     InvoiceRecord,
     PaymentRecord,
+    PaymentWrite,
     Record,
     WindowTooOld,
 )
@@ -50,6 +52,11 @@ class FakeAccounting:
         self.now = datetime(2026, 1, 1, tzinfo=UTC)
         self.replies: dict[str, Record] = {}  # request id → the first answer, as QBO replays
         self.next_id = 9000
+        # batches: request id → the first answer of each item by bid, as QBO replays
+        self.batch_replies: dict[str, dict[str, PaymentRecord | AccountingError]] = {}
+        self.batch_calls = 0
+        self.item_faults: dict[str, AccountingError] = {}  # bid → the fault its batch item gets
+        self.lose_batch_answers = 0  # apply the next N batches, then fail as if the answer was lost
 
     def tick(self, seconds: int = 1) -> datetime:
         """Move the fake clock forward."""
@@ -161,6 +168,38 @@ class FakeAccounting:
         self.put(dataclasses.replace(row, balance=row.balance - line.amount))
         return line.amount if entity is Entity.INVOICE else -line.amount
 
+    def _fits(self, applied: Sequence[AppliedLine]) -> None:
+        """Refuse the whole payment before changing anything, as QuickBooks does."""
+        for line in applied:
+            entity = Entity.INVOICE if line.txn_type == "Invoice" else Entity.CREDIT_MEMO
+            row = self._row(entity, line.txn_id)
+            assert isinstance(row, InvoiceRecord | CreditMemoRecord)
+            if line.amount > row.balance:
+                raise AccountingError(f"more than the open balance of {line.txn_id}", code="6000")
+
+    def _new_payment(
+        self,
+        customer_id: str,
+        applied: Sequence[AppliedLine],
+        total: Decimal,
+        reference: str | None,
+        txn_date: date,
+    ) -> PaymentRecord:
+        self._row(Entity.CUSTOMER, customer_id)
+        self._fits(applied)
+        net = sum((self._apply(line) for line in applied), Decimal("0.00"))
+        payment = PaymentRecord(
+            id=self._new_id(),
+            sync_token=FIRST_VERSION,
+            customer_id=customer_id,
+            txn_date=txn_date,
+            total=total,
+            unapplied=total - net,
+            reference=reference,
+            applied=tuple(applied),
+        )
+        return self.put(payment)  # type: ignore[return-value]
+
     def record_payment(
         self,
         customer_id: str,
@@ -173,22 +212,35 @@ class FakeAccounting:
         payment_method_id: str | None = None,
         note: str | None = None,
     ) -> PaymentRecord:
-        def write() -> PaymentRecord:
-            self._row(Entity.CUSTOMER, customer_id)
-            net = sum((self._apply(line) for line in applied), Decimal("0.00"))
-            payment = PaymentRecord(
-                id=self._new_id(),
-                sync_token=FIRST_VERSION,
-                customer_id=customer_id,
-                txn_date=txn_date,
-                total=total,
-                unapplied=total - net,
-                reference=reference,
-                applied=tuple(applied),
-            )
-            return self.put(payment)  # type: ignore[return-value]
+        return self._once(
+            request_id, lambda: self._new_payment(customer_id, applied, total, reference, txn_date)
+        )
 
-        return self._once(request_id, write)
+    def record_payments(
+        self, batch: Sequence[PaymentWrite], request_id: str
+    ) -> list[PaymentRecord | AccountingError]:
+        if len(batch) > MAX_BATCH:
+            raise ValueError(f"a batch holds at most {MAX_BATCH} items, not {len(batch)}")
+        self._call()
+        self.batch_calls += 1
+        if request_id not in self.batch_replies:
+            self.batch_replies[request_id] = {w.bid: self._batch_item(w) for w in batch}
+            if self.lose_batch_answers > 0:
+                self.lose_batch_answers -= 1
+                raise AccountingError("injected: the batch answer was lost", retryable=True)
+        first = self.batch_replies[request_id]
+        missing = AccountingError("QuickBooks answered the batch without this item")
+        return [first.get(w.bid, missing) for w in batch]
+
+    def _batch_item(self, write: PaymentWrite) -> PaymentRecord | AccountingError:
+        if write.bid in self.item_faults:
+            return self.item_faults[write.bid]
+        try:
+            return self._new_payment(
+                write.customer_id, write.applied, write.total, write.reference, write.txn_date
+            )
+        except AccountingError as exc:
+            return exc
 
     def apply_credit(
         self,

@@ -1,5 +1,6 @@
 """The outbox: intent to write to QuickBooks, committed with the change that causes it and
-drained by the worker through the accounting adapter, exactly once (requestid = outbox id)."""
+drained by the worker through the accounting adapter, exactly once (requestid = outbox id, or
+the batch key of a batch: see sync.outbox_batch)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -56,6 +57,11 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     result_ref: Mapped[str | None] = mapped_column(sa.String(64))
+    # The batch this message was claimed into (the batch's requestid), set in the claiming
+    # commit before the call: retries resend the members still pending with it under the same
+    # key, so QuickBooks replays its first answer. Cleared, with last_error set, when the
+    # message must go on alone under its own request id; it never joins a batch again.
+    batch_key: Mapped[str | None] = mapped_column(sa.String(50), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None]
 
@@ -104,15 +110,62 @@ class DrainResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _claim(sessions: sessionmaker[Session], message_id: int, now: datetime) -> bool:
+@dataclass
+class Run:
+    """One drain: the database, the adapters (built once per company), the clock, the tally."""
+
+    sessions: sessionmaker[Session]
+    adapters: Callable[[str], AccountingAdapter]
+    now: Callable[[], datetime]
+    options: Mapping[str, str]
+    result: DrainResult = field(default_factory=DrainResult)
+    cache: dict[str, AccountingAdapter] = field(default_factory=dict)
+
+    def adapter(self, realm_id: str) -> AccountingAdapter:
+        """The adapter of a company, built on first use."""
+        if realm_id not in self.cache:
+            self.cache[realm_id] = self.adapters(realm_id)
+        return self.cache[realm_id]
+
+
+class Batcher(Protocol):
+    """Drains the due messages of one kind in groups (see sync.outbox_batch)."""
+
+    def drain(self, run: Run, kind: str, limit: int) -> int:
+        """Send due messages of `kind` in batches; how many messages it took."""
+        ...
+
+
+BATCHERS: dict[str, Batcher] = {}
+
+
+def batcher(kind: str, drainer: Batcher) -> None:
+    """Send the messages of a kind in batches; the handler stays their one-at-a-time path."""
+    BATCHERS[kind] = drainer
+
+
+def fresh() -> sa.ColumnElement[bool]:
+    """Never sent: such a message may join a new batch (once sent alone, always alone)."""
+    return sa.and_(
+        OutboxMessage.attempts == 0,
+        OutboxMessage.batch_key.is_(None),
+        OutboxMessage.last_error.is_(None),
+    )
+
+
+def due(now: datetime) -> sa.ColumnElement[bool]:
+    """Pending and not claimed or backing off."""
+    return sa.and_(
+        OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now
+    )
+
+
+def claim(sessions: sessionmaker[Session], message_id: int, now: datetime) -> bool:
+    """Take one due message for CLAIM, counting the attempt."""
     with sessions() as s:
         result = s.execute(
             sa.update(OutboxMessage)
-            .where(
-                OutboxMessage.id == message_id,
-                OutboxMessage.status == OutboxStatus.PENDING,
-                OutboxMessage.next_attempt_at <= now,
-            )
+            .where(OutboxMessage.id == message_id, due(now))
             .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + CLAIM)
         )
         s.commit()
@@ -126,72 +179,72 @@ def drain(
     now: Callable[[], datetime] = utcnow,
     options: Mapping[str, str] | None = None,
 ) -> DrainResult:
-    """Perform due messages, oldest first; each is claimed, done and recorded on its own."""
-    result = DrainResult()
-    with sessions() as s:
-        due = list(
+    """Perform due messages, oldest first: batched kinds in groups, the others one at a time."""
+    run = Run(sessions, adapters, now, options or {})
+    taken = 0
+    for kind, drainer in BATCHERS.items():
+        taken += drainer.drain(run, kind, max(0, limit - taken))
+    for message_id in _due_alone(run, max(0, limit - taken)):
+        if claim(sessions, message_id, now()):  # else another worker took it
+            perform(run, message_id)
+    return run.result
+
+
+def _due_alone(run: Run, limit: int) -> list[int]:
+    """Due messages for the one-at-a-time path: unbatched kinds, and those sent on alone."""
+    batched = OutboxMessage.kind.in_(list(BATCHERS))
+    alone = sa.or_(~batched, sa.and_(OutboxMessage.batch_key.is_(None), ~fresh()))
+    with run.sessions() as s:
+        return list(
             s.scalars(
                 sa.select(OutboxMessage.id)
-                .where(
-                    OutboxMessage.status == OutboxStatus.PENDING,
-                    OutboxMessage.next_attempt_at <= now(),
-                )
+                .where(due(run.now()), alone)
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )
         )
-    cache: dict[str, AccountingAdapter] = {}
-    for message_id in due:
-        if not _claim(sessions, message_id, now()):
-            continue  # another worker took it
-        _perform(sessions, adapters, cache, message_id, result, now, options or {})
-    return result
 
 
-def _perform(
-    sessions: sessionmaker[Session],
-    adapters: Callable[[str], AccountingAdapter],
-    cache: dict[str, AccountingAdapter],
-    message_id: int,
-    result: DrainResult,
-    now: Callable[[], datetime],
-    options: Mapping[str, str],
-) -> None:
-    with sessions() as s:
+def perform(run: Run, message_id: int) -> None:
+    """Run a claimed message's handler; its effect and "done" are committed together."""
+    with run.sessions() as s:
         message = s.get(OutboxMessage, message_id)
         assert message is not None
         try:
-            adapter = cache.get(message.realm_id) or adapters(message.realm_id)
-            cache[message.realm_id] = adapter
-            ref = HANDLERS[message.kind](s, adapter, message, options)
+            adapter = run.adapter(message.realm_id)
+            ref = HANDLERS[message.kind](s, adapter, message, run.options)
         except AccountingError as exc:
             s.rollback()
-            _failed(sessions, message_id, str(exc), exc.retryable, result, now)
+            record_failure(run, message_id, str(exc), exc.retryable)
             return
-        message.status = OutboxStatus.DONE
-        message.result_ref = ref
-        message.done_at = now()
-        message.last_error = None
+        mark_done(message, ref, run.now())
         s.commit()  # the effect and "done" together: a crash before this retries, replayed
-        result.done += 1
+        run.result.done += 1
 
 
-def _failed(
-    sessions: sessionmaker[Session],
-    message_id: int,
-    error: str,
-    retryable: bool,
-    result: DrainResult,
-    now: Callable[[], datetime],
+def mark_done(message: OutboxMessage, ref: str, at: datetime) -> None:
+    """Record that QuickBooks made `ref` for the message."""
+    message.status = OutboxStatus.DONE
+    message.result_ref = ref
+    message.done_at = at
+    message.last_error = None
+
+
+def record_failure(
+    run: Run, message_id: int, error: str, retryable: bool, keep_batch: bool = False
 ) -> None:
-    with sessions() as s:
+    """Back off and retry, or park; unless `keep_batch`, the message goes on alone."""
+    result = run.result
+    with run.sessions() as s:
         message = s.get(OutboxMessage, message_id)
         assert message is not None
         message.last_error = error[:2000]
+        if not keep_batch:
+            message.batch_key = None
         result.errors.append(f"outbox {message_id}: {error}")
         if retryable and message.attempts < MAX_ATTEMPTS:
             # 1, 2, 4 ... minutes, capped at an hour
-            message.next_attempt_at = now() + timedelta(
+            message.next_attempt_at = run.now() + timedelta(
                 minutes=min(60, 2 ** (message.attempts - 1))
             )
             result.retried += 1

@@ -110,6 +110,11 @@ class QboClient(QuickBooks):
         _classify(response)
         return response
 
+    def batch(self, payload: str, request_id: str) -> Any:
+        """POST /batch carrying a requestid (the library's batch_operation sends none)."""
+        url = f"{self.api_url}/company/{self.company_id}/batch"
+        return self.post(url, payload, request_id=request_id)
+
 
 def _classify(response: requests.Response) -> None:
     """Turn what the library would mishandle into our exceptions."""
@@ -156,6 +161,17 @@ def fault_error(exc: QuickbooksException, what: str) -> AccountingError:
     detail = f" ({exc.detail})" if exc.detail else ""
     message = f"QuickBooks refused {what}: {exc.message}{detail}"
     return AccountingError(message, code=str(exc.error_code))
+
+
+def item_fault(fault: Any, what: str) -> AccountingError:
+    """The Fault of one batch item as our error; a SystemFault is worth another try."""
+    errors = fault.get("Error") if isinstance(fault, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    detail = f" ({first['Detail']})" if first.get("Detail") else ""
+    message = f"QuickBooks refused {what}: {first.get('Message', 'no message')}{detail}"
+    code = first.get("code")
+    retryable = isinstance(fault, dict) and fault.get("type") == "SystemFault"
+    return AccountingError(message, code=str(code) if code else None, retryable=retryable)
 
 
 class Retrier:

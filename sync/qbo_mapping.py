@@ -236,6 +236,22 @@ def payment_body(
     return body
 
 
+def batch_body(items: Sequence[tuple[str, Obj]]) -> Obj:
+    """A batch request creating one Payment per (bId, body)."""
+    return {
+        "BatchItemRequest": [
+            {"bId": bid, "operation": "create", "Payment": body} for bid, body in items
+        ]
+    }
+
+
+def batch_answers(answers: Any) -> dict[str, Obj]:
+    """The items of a BatchItemResponse by their bId."""
+    if not isinstance(answers, list):
+        raise TypeError("BatchItemResponse is not a list")
+    return {str(a.get("bId")): a for a in answers if isinstance(a, dict)}
+
+
 def sales_line(item_id: str, value: Decimal, description: str | None) -> Obj:
     """One SalesItemLineDetail line of quantity one."""
     detail = {"ItemRef": {"value": item_id}, "Qty": 1, "UnitPrice": amount(value)}

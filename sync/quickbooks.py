@@ -21,6 +21,7 @@ from quickbooks.mixins import DecimalEncoder
 from portal.config import QuickBooksSettings
 from sync import qbo_mapping as mapping
 from sync.accounting import (
+    MAX_BATCH,
     AccountingError,
     AppliedLine,
     ChangeSet,
@@ -30,6 +31,7 @@ from sync.accounting import (
     Entity,
     InvoiceRecord,
     PaymentRecord,
+    PaymentWrite,
     Record,
     WindowTooOld,
 )
@@ -39,6 +41,7 @@ from sync.qbo_client import (
     TokenSource,
     allow_plain_http_on_loopback,
     build_client,
+    item_fault,
 )
 
 logger = logging.getLogger(__name__)
@@ -204,6 +207,37 @@ class QuickBooksAdapter:
         saved = self._write("Payment", body, request_id, f"the payment of customer {customer_id}")
         return self._mapped(mapping.payment, saved, "Payment")
 
+    def record_payments(
+        self, batch: Sequence[PaymentWrite], request_id: str
+    ) -> list[PaymentRecord | AccountingError]:
+        """Record up to MAX_BATCH payments in one POST /batch; item faults come back in place."""
+        _check_batch(batch)
+        _check_request_id(request_id)
+        if not batch:
+            return []
+        body = mapping.batch_body([(w.bid, _payment_body(w)) for w in batch])
+        payload = json.dumps(body, cls=DecimalEncoder)
+        what = f"a batch of {len(batch)} payments"
+        # the whole batch carries the request id: a repeat replays the first answer
+        result = self._retrier.run(what, lambda c: c.batch(payload, request_id))
+        try:
+            answers = mapping.batch_answers(_part(result, "BatchItemResponse", what))
+        except TypeError as exc:
+            raise AccountingError(f"QuickBooks answered {what} in a shape we cannot read") from exc
+        return [self._batch_item(answers.get(w.bid), w.bid) for w in batch]
+
+    def _batch_item(self, answer: Obj | None, bid: str) -> PaymentRecord | AccountingError:
+        """One item's answer: its Payment, or its fault as an error."""
+        what = f"batch item {bid}"
+        if answer is None or ("Fault" not in answer and "Payment" not in answer):
+            return AccountingError(f"QuickBooks answered the batch without {what}")
+        if "Fault" in answer:
+            return item_fault(answer["Fault"], what)
+        try:
+            return self._mapped(mapping.payment, answer["Payment"], "Payment")
+        except AccountingError as exc:
+            return exc
+
     def apply_credit(
         self,
         customer_id: str,
@@ -322,6 +356,27 @@ def _too_far_back(message: str) -> bool:
     """The CDC fault for a changedSince past 30 days (QuickBooks says "older than fixed days")."""
     text = message.lower()
     return "changedsince" in text and ("older than" in text or "30 days" in text)
+
+
+def _payment_body(write: PaymentWrite) -> Obj:
+    return mapping.payment_body(
+        write.customer_id,
+        write.applied,
+        write.total,
+        write.txn_date,
+        write.reference,
+        write.deposit_account_id,
+        write.payment_method_id,
+        write.note,
+    )
+
+
+def _check_batch(batch: Sequence[PaymentWrite]) -> None:
+    if len(batch) > MAX_BATCH:
+        raise ValueError(f"a batch holds at most {MAX_BATCH} items, not {len(batch)}")
+    bids = [w.bid for w in batch]
+    if len(set(bids)) != len(bids) or not all(bids):
+        raise ValueError("every batch item needs its own non-empty bid")
 
 
 def _check_request_id(request_id: str) -> None:
