@@ -209,6 +209,17 @@ def sandbox_qbo(args: tuple[str, ...]) -> None:
     sys.exit(qbo_main(list(args)))
 
 
+@sandbox.command(
+    "authorizenet", context_settings={"ignore_unknown_options": True, "help_option_names": []}
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def sandbox_authorizenet(args: tuple[str, ...]) -> None:
+    """The Authorize.Net sandbox server (`portal sandbox authorizenet --help`)."""
+    from sandbox.authorizenet import main as anet_main
+
+    sys.exit(anet_main(list(args)))
+
+
 @main.command()
 def worker() -> None:
     """Run the scheduled jobs (QuickBooks sync, e-mail); the web processes never do."""
@@ -263,6 +274,13 @@ def run(host: str | None, port: int | None, workers: int | None) -> None:
     help="Port of the bundled QuickBooks sandbox.",
 )
 @click.option(
+    "--anet-port",
+    type=int,
+    default=8766,
+    show_default=True,
+    help="Port of the bundled Authorize.Net sandbox.",
+)
+@click.option(
     "--customers",
     type=int,
     default=40,
@@ -276,7 +294,9 @@ def run(host: str | None, port: int | None, workers: int | None) -> None:
     show_default=True,
     help="Invoices seeded into a new sandbox company.",
 )
-def demo(host: str, port: int, qbo_port: int, customers: int, invoices: int) -> None:
+def demo(
+    host: str, port: int, qbo_port: int, anet_port: int, customers: int, invoices: int
+) -> None:
     """Run the whole product on the bundled sandboxes, with demo data and logins."""
     from apscheduler.schedulers.background import BackgroundScheduler
     from werkzeug.serving import run_simple
@@ -291,7 +311,8 @@ def demo(host: str, port: int, qbo_port: int, customers: int, invoices: int) -> 
     base.instance.mkdir(parents=True, exist_ok=True)
     upgrade(base.sqlalchemy_url)
     sandbox = demo_env.start_sandbox(base, qbo_port, customers, invoices)
-    settings = demo_env.sandbox_settings(base, sandbox)
+    anet = demo_env.start_anet(anet_port)
+    settings = demo_env.sandbox_settings(base, sandbox, anet)
     app = _app(settings)
     with app.app_context():
         realm = demo_env.connect(app, settings)
@@ -313,6 +334,10 @@ def demo(host: str, port: int, qbo_port: int, customers: int, invoices: int) -> 
         )
     click.echo(f"  Portal:             http://{host}:{port}/login")
     click.echo(f"  QuickBooks sandbox: {sandbox.base_url}  (company {realm})")
+    click.echo(
+        f"  Authorize.Net sandbox: {anet.base_url}  (test card 4111 1111 1111 1111, "
+        "any future expiry; ZIP 46282 declines)"
+    )
     for login, owner in logins:
         click.echo(
             f"  {login.role.value:<9} {login.username:<7} password: {login.password:<26} ({owner})"
@@ -326,3 +351,4 @@ def demo(host: str, port: int, qbo_port: int, customers: int, invoices: int) -> 
     finally:
         scheduler.shutdown(wait=False)
         sandbox.stop()
+        anet.stop()

@@ -21,6 +21,7 @@ from portal.accounts.models import PortalUser, Role
 from portal.accounts.service import AccountPolicy, create_user
 from portal.billing.models import Customer, Invoice
 from portal.config import Settings
+from sandbox.authorizenet import AnetSandbox, AnetState
 from sandbox.qbo import QboSandbox, SandboxState, seed_company
 
 logger = logging.getLogger(__name__)
@@ -57,8 +58,15 @@ def start_sandbox(settings: Settings, port: int, customers: int, invoices: int) 
     return sandbox
 
 
-def sandbox_settings(settings: Settings, sandbox: QboSandbox) -> Settings:
-    """Settings pointing the portal's QuickBooks adapter at the sandbox: only URLs differ."""
+def start_anet(port: int) -> AnetSandbox:
+    """The Authorize.Net sandbox on loopback (its transactions live as long as the demo)."""
+    return AnetSandbox(AnetState(), port=port).start()
+
+
+def sandbox_settings(
+    settings: Settings, sandbox: QboSandbox, anet: AnetSandbox | None = None
+) -> Settings:
+    """Settings pointing the portal's adapters at the sandboxes: only URLs differ."""
     qbo = dataclasses.replace(
         settings.quickbooks,
         client_id=DEMO_CLIENT[0],
@@ -68,7 +76,19 @@ def sandbox_settings(settings: Settings, sandbox: QboSandbox) -> Settings:
         webhook_verifier_token=DEMO_VERIFIER,
         throttle_wait_seconds=5,
     )
-    return dataclasses.replace(settings, quickbooks=qbo)
+    settings = dataclasses.replace(settings, quickbooks=qbo)
+    if anet is None:
+        return settings
+    gateway = dataclasses.replace(
+        settings.authorizenet,
+        api_login_id=anet.state.api_login_id,
+        transaction_key=anet.state.transaction_key,
+        api_url=anet.api_url,
+        accept_js_url=anet.accept_js_url,
+        signature_key=anet.state.signature_key,
+        timeout_seconds=10,
+    )
+    return dataclasses.replace(settings, authorizenet=gateway)
 
 
 def connect(app: Flask, settings: Settings) -> str:

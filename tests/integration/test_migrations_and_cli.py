@@ -92,3 +92,15 @@ def test_portal_sandbox_qbo_is_the_sandbox_command_line():
     result = CliRunner().invoke(main, ["sandbox", "qbo", "--help"])
     assert result.exit_code == 0
     assert "--seed-invoices" in result.output and "--no-throttle" in result.output
+
+
+def test_portal_sandbox_authorizenet_is_its_command_line():
+    result = CliRunner().invoke(main, ["sandbox", "authorizenet", "--help"])
+    assert result.exit_code == 0
+    assert "--port" in result.output
+
+
+def test_portal_demo_offers_its_ports():
+    result = CliRunner().invoke(main, ["demo", "--help"])
+    assert result.exit_code == 0
+    assert "--qbo-port" in result.output and "--anet-port" in result.output
