@@ -1,0 +1,232 @@
+"""No lost and no double money, end to end: the real gateway adapter against the
+Authorize.Net sandbox, the real QuickBooks adapter against the QuickBooks sandbox, faults
+injected on both."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from portal import create_app, db
+from portal import demo as demo_env
+from portal.billing.models import Invoice
+from portal.config import Settings
+from portal.payments import service
+from portal.payments.gateway import Token
+from portal.payments.models import MethodKind, Payment, PaymentState
+from portal.payments.service import Method
+from sandbox.authorizenet import AnetSandbox
+from sandbox.qbo import QboSandbox
+from sync.accounting import AppliedLine
+from sync.connection import adapter_for
+from sync.outbox import OutboxMessage, OutboxStatus
+from sync.service import sync_realm, write_back
+from tests.conftest import _wipe
+
+REALM = demo_env.DEMO_REALM
+
+
+@pytest.fixture
+def sandboxes(settings: Settings) -> Iterator[tuple[QboSandbox, AnetSandbox]]:
+    qbo = demo_env.start_sandbox(settings, 0, customers=4, invoices=40)
+    qbo.state.faults.throttle_limit = None
+    anet = demo_env.start_anet(0)
+    yield qbo, anet
+    anet.state.faults.release()
+    anet.stop()
+    qbo.stop()
+
+
+@pytest.fixture
+def app(settings: Settings, sandboxes, monkeypatch) -> Iterator[Flask]:
+    monkeypatch.setitem(os.environ, "OAUTHLIB_INSECURE_TRANSPORT", "1")
+    qbo, anet = sandboxes
+    wired = demo_env.sandbox_settings(settings, qbo, anet)
+    wired = dataclasses.replace(
+        wired,
+        authorizenet=dataclasses.replace(wired.authorizenet, timeout_seconds=1),
+        quickbooks=dataclasses.replace(wired.quickbooks, throttle_wait_seconds=0),
+    )
+    application = create_app({"SETTINGS": wired, "ARGON2_CHEAP": True})
+    with application.app_context():
+        demo_env.connect(application, wired)
+        assert sync_realm(application, REALM).error is None
+    yield application
+    _wipe(application.extensions["portal.db"].engine)
+    application.extensions["portal.db"].engine.dispose()
+
+
+@pytest.fixture
+def invoice(app: Flask) -> Invoice:
+    with app.app_context():
+        return (
+            db.session()
+            .scalars(
+                sa.select(Invoice).where(Invoice.balance > 20, ~Invoice.voided).order_by(Invoice.id)
+            )
+            .first()
+        )
+
+
+def pay(app: Flask, anet: AnetSandbox, invoice: Invoice, amount: Decimal) -> Payment:
+    descriptor, value = anet.state.tokenize_card("4111111111111111", "12", "2030")
+    method = Method(MethodKind.CARD, token=Token(descriptor, value))
+    sessions = app.extensions["portal.db"].sessions
+    with app.app_context():
+        with sessions() as s:
+            payment = service.start(
+                s,
+                invoice.customer_id,
+                None,
+                {invoice.id: str(amount)},
+                secrets.token_urlsafe(18),
+                method,
+            )
+            s.commit()
+            payment_id = payment.id
+        return service.charge(sessions, app.extensions["portal.gateway"], payment_id, method)
+
+
+def qbo_payments(app: Flask, reference: str | None = None) -> list:
+    with app.app_context():
+        adapter = adapter_for(
+            app.config["PORTAL_SETTINGS"],
+            app.extensions["portal.db"].sessions,
+            app.extensions["portal.fernet"],
+            REALM,
+        )
+        from sync.accounting import Entity
+
+        rows = [r for page in adapter.pages(Entity.PAYMENT) for r in page]
+    return [r for r in rows if reference is None or r.reference == reference]
+
+
+def recover(app: Flask) -> int:
+    with app.app_context():
+        return service.recover(
+            app.extensions["portal.db"].sessions, app.extensions["portal.gateway"]
+        )
+
+
+def state_of(app: Flask, payment_id: int) -> Payment:
+    with app.extensions["portal.db"].sessions() as s:
+        payment = s.get(Payment, payment_id)
+        s.expunge(payment)
+        return payment
+
+
+@pytest.mark.parametrize("fault", ["hang_after_charge", "drop_after_charge"])
+def test_a_charge_whose_answer_is_lost_is_recovered_and_written_back_once(
+    app, sandboxes, invoice, fault
+):
+    _qbo, anet = sandboxes
+    if fault == "hang_after_charge":
+        anet.state.faults.hang_next(before_charge=False, seconds=3)
+    else:
+        anet.state.faults.drop_after_charge()
+    payment = pay(app, anet, invoice, Decimal("20.00"))
+    assert payment.state is PaymentState.UNKNOWN
+    anet.state.faults.release()
+    assert recover(app) == 1
+    settled = state_of(app, payment.id)
+    assert settled.state is PaymentState.SUCCEEDED
+    with app.app_context():
+        assert write_back(app).done == 1
+        assert write_back(app).done == 0
+    assert len(anet.state.transactions) == 1
+    assert len(qbo_payments(app, settled.gateway_trans_id)) == 1
+
+
+def test_a_hang_before_the_charge_charges_nothing_and_writes_nothing(app, sandboxes, invoice):
+    _qbo, anet = sandboxes
+    anet.state.faults.hang_next(before_charge=True, seconds=3)
+    payment = pay(app, anet, invoice, Decimal("20.00"))
+    assert payment.state is PaymentState.UNKNOWN
+    anet.state.faults.release()
+    assert recover(app) == 0  # nothing found yet; declined only after the wait
+    with app.extensions["portal.db"].sessions() as s:
+        s.get(Payment, payment.id).created_at -= service.GIVE_UP_AFTER * 2
+        s.commit()
+    assert recover(app) == 1
+    assert state_of(app, payment.id).state is PaymentState.DECLINED
+    with app.app_context():
+        assert db.session().get(Invoice, invoice.id).balance == invoice.balance
+        assert write_back(app).done == 0
+    assert len(anet.state.transactions) == 0
+
+
+@pytest.mark.parametrize("fault", ["503", "429"])
+def test_quickbooks_failures_during_write_back_are_retried_without_duplicates(
+    app, sandboxes, invoice, fault
+):
+    qbo, anet = sandboxes
+    payment = pay(app, anet, invoice, Decimal("20.00"))
+    if fault == "503":
+        qbo.state.faults.fail_next(count=1, status=503)
+    else:
+        qbo.state.faults.throttle_limit = 0  # every call is throttled ...
+    with app.app_context():
+        first = write_back(app)
+    if fault == "429":
+        assert first.done == 0 and first.retried == 1
+        qbo.state.faults.throttle_limit = None  # ... until QuickBooks lets us through
+        with app.extensions["portal.db"].sessions() as s:
+            row = s.scalar(sa.select(OutboxMessage))
+            row.next_attempt_at = row.created_at
+            s.commit()
+        with app.app_context():
+            assert write_back(app).done == 1
+    else:
+        assert first.done == 1  # retried inside the adapter
+    assert len(qbo_payments(app, state_of(app, payment.id).gateway_trans_id)) == 1
+
+
+def test_the_same_payment_written_back_twice_is_one_quickbooks_payment(app, sandboxes, invoice):
+    _qbo, anet = sandboxes
+    payment = pay(app, anet, invoice, Decimal("20.00"))
+    with app.app_context():
+        assert write_back(app).done == 1
+    with app.extensions["portal.db"].sessions() as s:  # "done" lost after QuickBooks answered
+        row = s.scalar(sa.select(OutboxMessage))
+        row.status, row.next_attempt_at = OutboxStatus.PENDING, row.created_at
+        s.commit()
+    with app.app_context():
+        assert write_back(app).done == 1
+    assert len(qbo_payments(app, state_of(app, payment.id).gateway_trans_id)) == 1
+
+
+def test_an_invoice_paid_in_quickbooks_before_submit_leaves_a_credit_not_a_double_payment(
+    app, sandboxes, invoice
+):
+    _qbo, anet = sandboxes
+    with app.app_context():
+        office = adapter_for(
+            app.config["PORTAL_SETTINGS"],
+            app.extensions["portal.db"].sessions,
+            app.extensions["portal.fernet"],
+            REALM,
+        )
+        customer_qbo_id = db.session().get(Invoice, invoice.id).customer.qbo_id
+    office.record_payment(
+        customer_qbo_id,
+        [AppliedLine("Invoice", invoice.qbo_id, invoice.balance)],
+        invoice.balance,
+        "cheque 77",
+        invoice.txn_date,
+        "office-cheque-77",
+    )
+    payment = pay(app, anet, invoice, invoice.balance)  # the mirror has not seen the cheque
+    assert payment.state is PaymentState.SUCCEEDED
+    with app.app_context():
+        assert write_back(app).done == 1
+    [written] = qbo_payments(app, state_of(app, payment.id).gateway_trans_id)
+    assert written.total == invoice.balance and written.unapplied == invoice.balance
+    assert office.get_invoice(invoice.qbo_id).balance == 0
+    assert "left unapplied" in state_of(app, payment.id).review_note
