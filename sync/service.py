@@ -17,6 +17,7 @@ from sync.accounting import AccountingAdapter
 from sync.connection import connected_realms
 from sync.mirror import Mirror, MirrorSettings, SyncBusy
 from sync.models import QboConnection, RunStatus, SyncRun, SyncState
+from sync.outbox import OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,8 @@ class SyncStatus:
     state: SyncState | None
     runs: list[SyncRun]
     next_run_at: datetime | None
+    # Writes to QuickBooks not done yet, by outbox status ("pending", "parked").
+    writes: dict[str, int]
 
     @property
     def last_success(self) -> SyncRun | None:
@@ -131,9 +134,23 @@ def status(s: Session, settings: Settings, limit: int = 20) -> list[SyncStatus]:
         )
         last = runs[0].started_at if runs else None
         interval = timedelta(minutes=settings.sync.interval_minutes)
+        writes = dict(
+            s.execute(
+                sa.select(OutboxMessage.status, sa.func.count())
+                .where(
+                    OutboxMessage.realm_id == conn.realm_id,
+                    OutboxMessage.status != OutboxStatus.DONE,
+                )
+                .group_by(OutboxMessage.status)
+            ).all()
+        )
         out.append(
             SyncStatus(
-                conn, s.get(SyncState, conn.realm_id), runs, last + interval if last else None
+                conn,
+                s.get(SyncState, conn.realm_id),
+                runs,
+                last + interval if last else None,
+                {str(k.value): v for k, v in writes.items()},
             )
         )
     return out

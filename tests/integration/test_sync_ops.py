@@ -224,3 +224,21 @@ def test_portal_sync_without_a_connection_says_what_to_do(app: Flask):
     )
     assert result.exit_code == 1
     assert "QuickBooks is not connected" in result.output
+
+
+def test_the_sync_page_counts_waiting_and_parked_writes(
+    app: Flask, client: FlaskClient, make_user, connected: FakeAccounting
+):
+    from sync.outbox import OutboxMessage, OutboxStatus
+
+    with app.app_context(), db.transaction() as s:
+        s.add(OutboxMessage(kind="qbo.payment", realm_id="realm-9", payload="{}"))
+        s.add(
+            OutboxMessage(
+                kind="qbo.payment", realm_id="realm-9", payload="{}", status=OutboxStatus.PARKED
+            )
+        )
+    make_user("boss", role=Role.ADMIN)
+    login(client, "boss")
+    page = client.get("/admin/quickbooks").get_data(as_text=True)
+    assert "1 waiting" in page and "1 parked" in page
