@@ -223,6 +223,7 @@ class AuthorizeNetGateway:
         request = apicontractsv1.getCustomerPaymentProfileRequest()
         request.customerProfileId = profile.customer_profile_id
         request.customerPaymentProfileId = profile.payment_profile_id
+        request.unmaskExpirationDate = True
         try:
             reply = self.client.send("getCustomerPaymentProfileRequest", request)
         except (NotSent, NoAnswer) as exc:
@@ -238,7 +239,7 @@ class AuthorizeNetGateway:
                 "card",
                 _text(card.cardType) or "Card",
                 str(card.cardNumber)[-4:],
-                _text(card.expirationDate),
+                _expiry(_text(card.expirationDate)),
             )
         return MethodDetails(
             profile, "bank", "Bank account", str(payment.bankAccount.accountNumber)[-4:]
@@ -267,6 +268,14 @@ class AuthorizeNetGateway:
                 raise GatewayError(f"Authorize.Net could not be reached: {exc}") from exc
             self._client_key = _text(getattr(reply, "publicClientKey", None)) or ""
         return self._client_key
+
+
+def _expiry(value: str | None) -> str | None:
+    """YYYY-MM from the processor as MM/YYYY; a masked XXXX as None."""
+    if not value or "-" not in value:
+        return None
+    year, month = value.split("-", 1)
+    return f"{month}/{year}"
 
 
 def _element(reply: Any, name: str, kind: type) -> Any:

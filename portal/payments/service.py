@@ -21,6 +21,7 @@ from portal.mail import queue_email
 from portal.payments.gateway import (
     ChargeRequest,
     ChargeResult,
+    GatewayError,
     Outcome,
     PaymentGateway,
     SavedProfile,
@@ -208,7 +209,29 @@ def charge(
         assert payment is not None
         record(s, payment, result)
         commit(s)  # sends the receipt once the success is stored
-        return payment
+    if result.saved is not None:
+        _describe_saved(sessions, gateway, result.saved)
+    return payment
+
+
+def _describe_saved(
+    sessions: sessionmaker[Session], gateway: PaymentGateway, profile: SavedProfile
+) -> None:
+    """Fill in brand and expiry of a newly saved method (shown later; best effort)."""
+    try:
+        details = gateway.method_details(profile)
+    except GatewayError as exc:
+        logger.warning("could not describe a saved method yet: %s", exc)
+        return
+    with sessions() as s:
+        saved = s.scalar(
+            sa.select(SavedMethod).where(
+                SavedMethod.gateway_payment_profile_id == profile.payment_profile_id
+            )
+        )
+        if saved is not None:
+            saved.brand, saved.last4, saved.expiry = details.brand, details.last4, details.expiry
+            s.commit()
 
 
 def _describe(payment: Payment) -> str:

@@ -105,13 +105,17 @@ class Card:
         """Identity for duplicate checks."""
         return fingerprint(self.number)
 
-    def payment_element(self) -> tuple[str, list[tuple[str, str | None]]]:
-        """The masked creditCard element for transaction details and profiles."""
+    def payment_element(
+        self, unmask_expiry: bool = False
+    ) -> tuple[str, list[tuple[str, str | None]]]:
+        """The masked creditCard element for transaction details and profiles (the expiry as
+        YYYY-MM only when asked with unmaskExpirationDate, as the real API does)."""
+        expiry = f"{self.year:04d}-{self.month:02d}" if unmask_expiry else "XXXX"
         return (
             "creditCard",
             [
                 ("cardNumber", self.masked),
-                ("expirationDate", "XXXX"),
+                ("expirationDate", expiry),
                 ("cardType", self.account_type),
             ],
         )
@@ -144,7 +148,9 @@ class Bank:
         """Identity for duplicate checks."""
         return fingerprint(self.routing_number + ":" + self.account_number)
 
-    def payment_element(self) -> tuple[str, list[tuple[str, str | None]]]:
+    def payment_element(
+        self, unmask_expiry: bool = False
+    ) -> tuple[str, list[tuple[str, str | None]]]:
         """The masked bankAccount element for transaction details and profiles."""
         return (
             "bankAccount",

@@ -201,7 +201,9 @@ def create_customer_payment_profile(state: AnetState, root: etree._Element) -> R
     )
 
 
-def masked_payment_profile(profile_id: str, saved: PaymentProfile) -> list[tuple[str, Value]]:
+def masked_payment_profile(
+    profile_id: str, saved: PaymentProfile, unmask_expiry: bool = False
+) -> list[tuple[str, Value]]:
     """customerPaymentProfileMaskedType children in schema order."""
     bill_to: list[tuple[str, Value]] = [(k, saved.bill_to.get(k)) for k in ADDRESS_FIELDS]
     return [
@@ -210,7 +212,7 @@ def masked_payment_profile(profile_id: str, saved: PaymentProfile) -> list[tuple
         ("customerProfileId", profile_id),
         ("customerPaymentProfileId", saved.payment_profile_id),
         ("defaultPaymentProfile", True if saved.default else None),
-        ("payment", [saved.method.payment_element()]),
+        ("payment", [saved.method.payment_element(unmask_expiry)]),
     ]
 
 
@@ -238,7 +240,9 @@ def get_customer_payment_profile(state: AnetState, root: etree._Element) -> Repl
     saved = profile.payment_profiles.get(text(root, "customerPaymentProfileId") or "")
     if saved is None:
         raise ApiError(*NOT_FOUND)
-    return Reply(body=[("paymentProfile", masked_payment_profile(profile.profile_id, saved))])
+    unmask = (text(root, "unmaskExpirationDate") or "").lower() == "true"
+    body = masked_payment_profile(profile.profile_id, saved, unmask)
+    return Reply(body=[("paymentProfile", body)])
 
 
 def delete_customer_payment_profile(state: AnetState, root: etree._Element) -> Reply:

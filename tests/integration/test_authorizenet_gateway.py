@@ -148,7 +148,7 @@ def test_a_method_saved_while_paying_is_charged_shown_and_removed(gateway, anet)
     again = gateway.charge(charge(anet, "PE", token=None, profile=first.saved))
     assert again.outcome is Outcome.APPROVED and again.last4 == "1111"
     details = gateway.method_details(first.saved)
-    assert (details.brand, details.last4) == ("Visa", "1111")
+    assert (details.brand, details.last4, details.expiry) == ("Visa", "1111", "12/2030")
     gateway.delete_method(first.saved)
     gone = gateway.charge(charge(anet, "PF", token=None, profile=first.saved))
     assert gone.outcome is Outcome.DECLINED
@@ -174,3 +174,29 @@ def test_no_card_number_reaches_the_logs(gateway, anet, caplog):
     gateway.charge(charge(anet, "PH"))
     assert VISA not in caplog.text and "4111" not in caplog.text
     assert SavedProfile("1", "2").payment_profile_id == "2"
+
+
+def test_a_method_saved_while_paying_is_listed_with_brand_and_expiry(
+    app, make_customer, make_invoice, gateway, anet
+):
+    import sqlalchemy as sa
+
+    from portal.payments import service
+    from portal.payments.models import MethodKind, SavedMethod
+    from portal.payments.service import Method
+
+    customer = make_customer("Ada")
+    invoice = make_invoice(customer, "40.00")
+    sessions = app.extensions["portal.db"].sessions
+    descriptor, value = anet.state.tokenize_card(VISA, "12", "2030")
+    method = Method(MethodKind.CARD, token=Token(descriptor, value), save=True)
+    with app.app_context():
+        with sessions() as s:
+            payment = service.start(s, customer.id, None, {invoice.id: "40.00"}, "k" * 24, method)
+            s.commit()
+            payment_id = payment.id
+        service.charge(sessions, gateway, payment_id, method)
+    with sessions() as s:
+        saved = s.scalar(sa.select(SavedMethod))
+        assert (saved.brand, saved.last4) == ("Visa", "1111")
+        assert saved.expiry == "12/2030"  # asked unmasked; shown as MM/YYYY
