@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import Base, utcnow
+from portal.db import Base, str_enum, utcnow
 
 
 class QboConnection(Base):
@@ -62,13 +62,7 @@ class SyncRun(Base):
     realm_id: Mapped[str] = mapped_column(sa.String(32))
     kind: Mapped[str] = mapped_column(sa.String(20))
     status: Mapped[RunStatus] = mapped_column(
-        sa.Enum(
-            RunStatus,
-            name="run_status",
-            native_enum=False,
-            length=10,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        str_enum(RunStatus, "run_status", 10),
         default=RunStatus.RUNNING,
     )
     started_at: Mapped[datetime] = mapped_column(default=utcnow)

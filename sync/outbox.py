@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from portal.db import Base, utcnow
+from portal.db import Base, str_enum, utcnow
 from sync.accounting import AccountingAdapter, AccountingError
 
 logger = logging.getLogger(__name__)
@@ -44,13 +44,7 @@ class OutboxMessage(Base):
     realm_id: Mapped[str] = mapped_column(sa.String(32))
     payload: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[OutboxStatus] = mapped_column(
-        sa.Enum(
-            OutboxStatus,
-            name="outbox_status",
-            native_enum=False,
-            length=10,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        str_enum(OutboxStatus, "outbox_status", 10),
         default=OutboxStatus.PENDING,
     )
     attempts: Mapped[int] = mapped_column(default=0)

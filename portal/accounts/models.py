@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.models import Customer
-from portal.db import Base, utcnow
+from portal.db import Base, str_enum, utcnow
 
 
 class Role(enum.StrEnum):
@@ -44,13 +44,7 @@ class PortalUser(Base):
     email_key: Mapped[str] = mapped_column(sa.String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[Role] = mapped_column(
-        sa.Enum(
-            Role,
-            name="portal_role",
-            native_enum=False,
-            length=20,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        str_enum(Role, "portal_role", 20),
         default=Role.CUSTOMER,
     )
     customer_id: Mapped[int | None] = mapped_column(
@@ -126,15 +120,7 @@ class AccountToken(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    purpose: Mapped[TokenPurpose] = mapped_column(
-        sa.Enum(
-            TokenPurpose,
-            name="token_purpose",
-            native_enum=False,
-            length=10,
-            values_callable=lambda e: [m.value for m in e],
-        )
-    )
+    purpose: Mapped[TokenPurpose] = mapped_column(str_enum(TokenPurpose, "token_purpose", 10))
     user_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("portal_user.id", ondelete="CASCADE"), index=True
     )

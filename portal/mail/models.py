@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import Base, utcnow
+from portal.db import Base, str_enum, utcnow
 
 
 class MailStatus(enum.StrEnum):
@@ -30,13 +30,7 @@ class OutboundEmail(Base):
     subject: Mapped[str] = mapped_column(sa.String(255))
     body_encrypted: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[MailStatus] = mapped_column(
-        sa.Enum(
-            MailStatus,
-            name="mail_status",
-            native_enum=False,
-            length=10,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        str_enum(MailStatus, "mail_status", 10),
         default=MailStatus.QUEUED,
     )
     attempts: Mapped[int] = mapped_column(default=0)

@@ -9,17 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, utcnow
-
-
-def _enum(cls: type[enum.Enum], name: str, length: int = 12) -> sa.Enum:
-    return sa.Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        length=length,
-        values_callable=lambda e: [m.value for m in e],
-    )
+from portal.db import Base, str_enum, utcnow
 
 
 class PaymentState(enum.StrEnum):
@@ -78,10 +68,10 @@ class Payment(Base):
     # Sent to the processor as order.invoiceNumber (≤ 20 chars): finds the attempt after a timeout.
     gateway_key: Mapped[str] = mapped_column(sa.String(20), unique=True)
     state: Mapped[PaymentState] = mapped_column(
-        _enum(PaymentState, "payment_state"), default=PaymentState.INIT
+        str_enum(PaymentState, "payment_state"), default=PaymentState.INIT
     )
     total: Mapped[Decimal]
-    method_kind: Mapped[MethodKind] = mapped_column(_enum(MethodKind, "method_kind", 8))
+    method_kind: Mapped[MethodKind] = mapped_column(str_enum(MethodKind, "method_kind", 8))
     saved_method_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("saved_method.id", ondelete="SET NULL")
     )
@@ -144,7 +134,7 @@ class SavedMethod(Base):
     )
     gateway_customer_profile_id: Mapped[str] = mapped_column(sa.String(40))
     gateway_payment_profile_id: Mapped[str] = mapped_column(sa.String(40), unique=True)
-    kind: Mapped[MethodKind] = mapped_column(_enum(MethodKind, "method_kind", 8))
+    kind: Mapped[MethodKind] = mapped_column(str_enum(MethodKind, "method_kind", 8))
     brand: Mapped[str] = mapped_column(sa.String(30))
     last4: Mapped[str] = mapped_column(sa.String(4))
     expiry: Mapped[str | None] = mapped_column(sa.String(7))  # MM/YYYY for cards
