@@ -11,16 +11,23 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.db import Base, utcnow
 
 
-class Customer(Base):
+class Mirrored:
+    """The columns of every row mirrored from QuickBooks (unique per realm + QBO Id)."""
+
+    realm_id: Mapped[str] = mapped_column(sa.String(32))
+    qbo_id: Mapped[str] = mapped_column(sa.String(32))
+    sync_token: Mapped[str] = mapped_column(sa.String(16), default="0")
+    qbo_updated_at: Mapped[datetime | None]
+    mirrored_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Customer(Mirrored, Base):
     """A QuickBooks customer as last mirrored."""
 
     __tablename__ = "customer"
     __table_args__ = (sa.UniqueConstraint("realm_id", "qbo_id", name="uq_customer_realm_qbo"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    realm_id: Mapped[str] = mapped_column(sa.String(32))
-    qbo_id: Mapped[str] = mapped_column(sa.String(32))
-    sync_token: Mapped[str] = mapped_column(sa.String(16), default="0")
     display_name: Mapped[str] = mapped_column(sa.String(500))
     email: Mapped[str | None] = mapped_column(sa.String(254))
     phone: Mapped[str | None] = mapped_column(sa.String(64))
@@ -30,13 +37,11 @@ class Customer(Base):
     bill_postal_code: Mapped[str | None] = mapped_column(sa.String(30))
     balance: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     active: Mapped[bool] = mapped_column(default=True)
-    qbo_updated_at: Mapped[datetime | None]
-    mirrored_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     invoices: Mapped[list[Invoice]] = relationship(back_populates="customer")
 
 
-class Invoice(Base):
+class Invoice(Mirrored, Base):
     """A QuickBooks invoice as last mirrored."""
 
     __tablename__ = "invoice"
@@ -47,9 +52,6 @@ class Invoice(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    realm_id: Mapped[str] = mapped_column(sa.String(32))
-    qbo_id: Mapped[str] = mapped_column(sa.String(32))
-    sync_token: Mapped[str] = mapped_column(sa.String(16), default="0")
     customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customer.id", ondelete="CASCADE"))
     doc_number: Mapped[str | None] = mapped_column(sa.String(21))
     txn_date: Mapped[date]
@@ -61,8 +63,6 @@ class Invoice(Base):
     voided: Mapped[bool] = mapped_column(default=False)
     # QuickBooks deleted it: kept (payments may point at it) but never shown as owed.
     deleted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
-    qbo_updated_at: Mapped[datetime | None]
-    mirrored_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="invoices")
     lines: Mapped[list[InvoiceLine]] = relationship(
@@ -96,7 +96,7 @@ class InvoiceLine(Base):
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 
 
-class ReceivedPayment(Base):
+class ReceivedPayment(Mirrored, Base):
     """A QuickBooks Payment as last mirrored (whoever recorded it: the portal or the office)."""
 
     __tablename__ = "received_payment"
@@ -105,9 +105,6 @@ class ReceivedPayment(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    realm_id: Mapped[str] = mapped_column(sa.String(32))
-    qbo_id: Mapped[str] = mapped_column(sa.String(32))
-    sync_token: Mapped[str] = mapped_column(sa.String(16), default="0")
     customer_id: Mapped[int] = mapped_column(
         sa.ForeignKey("customer.id", ondelete="CASCADE"), index=True
     )
@@ -116,8 +113,6 @@ class ReceivedPayment(Base):
     unapplied_amt: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     reference: Mapped[str | None] = mapped_column(sa.String(64))
     deleted: Mapped[bool] = mapped_column(default=False)
-    qbo_updated_at: Mapped[datetime | None]
-    mirrored_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     applications: Mapped[list[PaymentApplication]] = relationship(
         back_populates="payment", cascade="all, delete-orphan"
@@ -141,16 +136,13 @@ class PaymentApplication(Base):
     payment: Mapped[ReceivedPayment] = relationship(back_populates="applications")
 
 
-class CreditMemo(Base):
+class CreditMemo(Mirrored, Base):
     """A QuickBooks credit memo as last mirrored."""
 
     __tablename__ = "credit_memo"
     __table_args__ = (sa.UniqueConstraint("realm_id", "qbo_id", name="uq_credit_memo_realm_qbo"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    realm_id: Mapped[str] = mapped_column(sa.String(32))
-    qbo_id: Mapped[str] = mapped_column(sa.String(32))
-    sync_token: Mapped[str] = mapped_column(sa.String(16), default="0")
     customer_id: Mapped[int] = mapped_column(
         sa.ForeignKey("customer.id", ondelete="CASCADE"), index=True
     )
@@ -159,24 +151,17 @@ class CreditMemo(Base):
     total_amt: Mapped[Decimal]
     balance: Mapped[Decimal]
     deleted: Mapped[bool] = mapped_column(default=False)
-    qbo_updated_at: Mapped[datetime | None]
-    mirrored_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class CatalogItem(Base):
+class CatalogItem(Mirrored, Base):
     """A product or service from the QuickBooks item list."""
 
     __tablename__ = "catalog_item"
     __table_args__ = (sa.UniqueConstraint("realm_id", "qbo_id", name="uq_catalog_item_realm_qbo"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    realm_id: Mapped[str] = mapped_column(sa.String(32))
-    qbo_id: Mapped[str] = mapped_column(sa.String(32))
-    sync_token: Mapped[str] = mapped_column(sa.String(16), default="0")
     name: Mapped[str] = mapped_column(sa.String(100))
     type: Mapped[str] = mapped_column(sa.String(20), default="Service")
     description: Mapped[str | None] = mapped_column(sa.String(4000))
     unit_price: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 4))
     active: Mapped[bool] = mapped_column(default=True)
-    qbo_updated_at: Mapped[datetime | None]
-    mirrored_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
