@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, make_server
+
+from sandbox.serving import LoopbackServer
 
 from . import acceptjs, api
 from .state import DEFAULT_API_LOGIN_ID, DEFAULT_TRANSACTION_KEY, AnetState
@@ -41,7 +42,7 @@ def create_sandbox_app(state: AnetState) -> Flask:
     return app
 
 
-class AnetSandbox:
+class AnetSandbox(LoopbackServer):
     """An Authorize.Net sandbox on loopback: start() serves in a daemon thread, stop() ends it.
 
     Point the SDK at it right before each call (the environment is process-global)::
@@ -51,52 +52,20 @@ class AnetSandbox:
         controller.execute()
     """
 
-    def __init__(self, state: AnetState | None = None, host: str = "127.0.0.1", port: int = 0):
-        self.state = state or AnetState()
-        self.host = host
-        self.port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+    name = "Authorize.Net sandbox"
 
-    def start(self) -> AnetSandbox:
-        """Bind and serve in a daemon thread."""
-        self._server = make_server(
-            self.host, self.port, create_sandbox_app(self.state), threaded=True
-        )
-        self.port = self._server.server_port
-        server = self._server
-        self._thread = threading.Thread(
-            # a short poll interval keeps stop() fast (shutdown waits for the next poll)
-            target=lambda: server.serve_forever(poll_interval=0.05),
-            name="anet-sandbox",
-            daemon=True,
-        )
-        self._thread.start()
-        logger.info("Authorize.Net sandbox listening on %s", self.base_url)
-        return self
+    def __init__(self, state: AnetState | None = None, host: str = "127.0.0.1", port: int = 0):
+        super().__init__(host, port)
+        self.state = state or AnetState()
+
+    def make_app(self) -> Flask:
+        return create_sandbox_app(self.state)
 
     def stop(self) -> None:
         """Release held requests, stop serving and stop webhook delivery."""
         self.state.faults.release()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        super().stop()
         self.state.webhooks.stop()
-
-    def __enter__(self) -> AnetSandbox:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """http://host:port of the running server."""
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, make_server
+
+from sandbox.serving import LoopbackServer
 
 from . import api, oauth
 from .faults import QboFault, server_error, unsupported
@@ -52,7 +53,7 @@ def create_sandbox_app(state: SandboxState) -> Flask:
     return app
 
 
-class QboSandbox:
+class QboSandbox(LoopbackServer):
     """A QBO sandbox on loopback: start() serves in a daemon thread, stop() shuts down.
 
     Point the real clients at it::
@@ -65,6 +66,8 @@ class QboSandbox:
     ``OAUTHLIB_INSECURE_TRANSPORT=1``.
     """
 
+    name = "QBO sandbox"
+
     def __init__(
         self,
         state: SandboxState | None = None,
@@ -72,55 +75,25 @@ class QboSandbox:
         port: int = 0,
         state_file: str | Path | None = None,
     ) -> None:
+        super().__init__(host, port)
         self.state = state or SandboxState()
-        self.host = host
-        self.port = port
         self.state_file = Path(state_file) if state_file else None
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+
+    def make_app(self) -> Flask:
+        return create_sandbox_app(self.state)
 
     def start(self) -> QboSandbox:
         """Load the state file (if any), bind and serve in a daemon thread."""
         if self.state_file and self.state_file.exists():
             self.state.load(self.state_file)
-        self._server = make_server(
-            self.host, self.port, create_sandbox_app(self.state), threaded=True
-        )
-        self.port = self._server.server_port
-        server = self._server
-        self._thread = threading.Thread(
-            # a short poll interval keeps stop() fast (shutdown waits for the next poll)
-            target=lambda: server.serve_forever(poll_interval=0.05),
-            name="qbo-sandbox",
-            daemon=True,
-        )
-        self._thread.start()
-        logger.info("QBO sandbox listening on %s", self.base_url)
-        return self
+        return super().start()
 
     def stop(self) -> None:
         """Stop serving, stop webhook delivery and save the state file (if any)."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        super().stop()
         self.state.webhooks.stop()
         if self.state_file:
             self.state.save(self.state_file)
-
-    def __enter__(self) -> QboSandbox:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """http://host:port of the running server."""
-        return f"http://{self.host}:{self.port}"
 
     @property
     def discovery_url(self) -> str:
