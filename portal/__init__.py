@@ -55,6 +55,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from portal.admin.quickbooks import bp as quickbooks_bp
     from portal.admin.views import bp as admin_bp
     from portal.billing.views import bp as billing_bp
+    from portal.invoices.views import bp as invoices_bp
+    from portal.overdue.views import bp as overdue_bp
     from portal.payments.views import bp as payments_bp
     from portal.webhooks import bp as webhooks_bp
 
@@ -64,6 +66,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(quickbooks_bp)
     app.register_blueprint(payments_bp)
     app.register_blueprint(admin_payments_bp)
+    app.register_blueprint(invoices_bp)
+    app.register_blueprint(overdue_bp)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)  # signed by Intuit instead; no browser session involved
     errors.init_app(app)

@@ -10,6 +10,7 @@ from portal.billing.models import (
     PaymentApplication,
     ReceivedPayment,
 )
+from portal.billing.notices import Notice
 from portal.db import Base
 from portal.mail.models import OutboundEmail
 from portal.payments.models import Payment, PaymentAllocation, SavedMethod
@@ -26,6 +27,7 @@ __all__ = [
     "InvoiceLine",
     "Lease",
     "LoginFailure",
+    "Notice",
     "OutboundEmail",
     "OutboxMessage",
     "PasswordHistory",

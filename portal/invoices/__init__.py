@@ -1,0 +1,1 @@
+"""Invoices: list, detail, PDF, statements."""

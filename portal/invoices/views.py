@@ -1,0 +1,7 @@
+"""Customer invoice pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("invoices", __name__)

@@ -1,0 +1,1 @@
+"""Late fees, the overdue ladder and service turn-off."""
