@@ -51,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.extensions["portal.gateway"] = gateway
 
     from portal.accounts.views import bp as accounts_bp
+    from portal.admin.notices import bp as notices_bp
     from portal.admin.payments import bp as admin_payments_bp
     from portal.admin.quickbooks import bp as quickbooks_bp
     from portal.admin.views import bp as admin_bp
@@ -68,6 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_payments_bp)
     app.register_blueprint(invoices_bp)
     app.register_blueprint(overdue_bp)
+    app.register_blueprint(notices_bp)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)  # signed by Intuit instead; no browser session involved
     errors.init_app(app)

@@ -6,8 +6,9 @@ from flask import Blueprint, render_template
 
 from portal import db
 from portal.auth import customer_required, user
-from portal.billing import service
+from portal.billing import activity, notices, service
 from portal.clock import today
+from portal.db import utcnow
 
 bp = Blueprint("billing", __name__)
 
@@ -18,8 +19,17 @@ def dashboard() -> str:
     customer_id = user().customer_id
     assert customer_id is not None  # guaranteed by the role check and a DB constraint
     s = db.session()
-    summary = service.account_summary(s, customer_id, today())
-    invoices = service.open_invoices(s, customer_id)
+    day = today()
+    summary = service.account_summary(s, customer_id, day)
+    months = activity.monthly(s, customer_id, day)
     return render_template(
-        "billing/dashboard.html", summary=summary, invoices=invoices, today=today()
+        "billing/dashboard.html",
+        summary=summary,
+        invoices=service.open_invoices(s, customer_id, limit=10),
+        today=day,
+        recent=activity.recent_activity(s, customer_id),
+        months=months,
+        scale=activity.chart_scale(months),
+        notices=notices.for_customer(s, customer_id, utcnow()),
+        recommended=activity.recommended(s, summary.customer),
     )

@@ -1,0 +1,93 @@
+"""Staff post news to every customer or an alert to one; both show on dashboards."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import HiddenField, IntegerField, StringField, TextAreaField
+from wtforms.validators import DataRequired, NumberRange, Optional
+
+from portal import db
+from portal.accounts.models import Role
+from portal.auth import roles_required, user
+from portal.billing.models import Customer
+from portal.billing.notices import Notice
+from portal.db import utcnow
+from portal.forms import CleanText
+
+bp = Blueprint("notices", __name__, url_prefix="/admin")
+
+
+class NoticeForm(FlaskForm):
+    customer_id = HiddenField()
+    title = StringField("Title", validators=[DataRequired(), CleanText(120)])
+    body = TextAreaField("Message", validators=[DataRequired(), CleanText(2000)])
+    days = IntegerField(
+        "Show for (days, blank: until removed)",
+        validators=[Optional(), NumberRange(min=1, max=365)],
+    )
+
+
+class CsrfOnly(FlaskForm):
+    """Buttons that only need the CSRF token."""
+
+
+def _customer(raw: str | None) -> Customer | None:
+    if not raw:
+        return None
+    customer = db.session().get(Customer, int(raw)) if raw.isdigit() else None
+    if customer is None:
+        abort(404)
+    return customer
+
+
+@bp.route("/notices", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def notices() -> Response | tuple[str, int]:
+    form = NoticeForm()
+    customer = _customer(request.values.get("customer") or form.customer_id.data)
+    if form.validate_on_submit():
+        expires = utcnow() + timedelta(days=form.days.data) if form.days.data else None
+        with db.transaction() as s:
+            s.add(
+                Notice(
+                    customer_id=customer.id if customer else None,
+                    title=form.title.data or "",
+                    body=form.body.data or "",
+                    expires_at=expires,
+                    created_by=user().id,
+                )
+            )
+        flash("Alert posted." if customer else "News posted to every customer.", "success")
+        return redirect(url_for("notices.notices"))
+    current = list(
+        db.session()
+        .execute(
+            sa.select(Notice, Customer.display_name)
+            .outerjoin(Customer, Customer.id == Notice.customer_id)
+            .order_by(Notice.id.desc())
+            .limit(100)
+        )
+        .all()
+    )
+    status = 400 if form.errors else 200
+    return render_template(
+        "admin/notices.html", form=form, customer=customer, rows=current, delete_form=CsrfOnly()
+    ), status
+
+
+@bp.route("/notices/<int:notice_id>/delete", methods=["POST"])
+@roles_required(Role.ADMIN)
+def delete(notice_id: int) -> Response:
+    CsrfOnly().validate_on_submit()
+    with db.transaction() as s:
+        notice = s.get(Notice, notice_id)
+        if notice is None:
+            abort(404)
+        s.delete(notice)
+    flash("Removed.", "success")
+    return redirect(url_for("notices.notices"))
