@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +124,71 @@ class SyncSettings:
 
 
 @dataclass(frozen=True)
+class LateFeeSettings:
+    """[late_fees] — the default late-fee policy; an admin may override it on /admin/late-fees."""
+
+    enabled: bool = _opt(False, "Whether the hourly job adds late fees at all.")
+    grace_days: int = _opt(10, "Days after the due date before a fee is due.", min=0, max=365)
+    kind: str = _opt("flat", "flat|percent.", choices=("flat", "percent"))
+    amount: str = _opt("25.00", "The flat fee, in dollars and cents.")
+    percent: str = _opt("1.50", "Percent of the overdue balance (kind = percent).")
+    minimum: str = _opt("0.00", "Smallest fee, in dollars and cents.")
+    cap: str = _opt("", "Largest fee; empty means no cap.")
+    frequency: str = _opt("once", "once|monthly.", choices=("once", "monthly"))
+    item_name: str = _opt("Late fee", "QuickBooks service Item of the fee line.", max_len=100)
+
+    def __post_init__(self) -> None:
+        for key in ("amount", "percent", "minimum", "cap"):
+            _check_decimal(f"late_fees.{key}", getattr(self, key), allow_empty=key == "cap")
+        if self.kind == "percent" and not 0 < Decimal(self.percent) <= 100:
+            raise ConfigError("late_fees.percent: must be more than 0 and at most 100")
+        if self.kind == "flat" and Decimal(self.amount) <= 0:
+            raise ConfigError("late_fees.amount: must be more than zero")
+        if self.cap and Decimal(self.cap) < Decimal(self.minimum):
+            raise ConfigError("late_fees.cap: must not be less than late_fees.minimum")
+        if not self.item_name:
+            raise ConfigError("late_fees.item_name: must not be empty")
+
+
+@dataclass(frozen=True)
+class OverdueSettings:
+    """[overdue] — the overdue ladder: current → past due → warning → suspended."""
+
+    past_due_days: int = _opt(1, "Days after the due date the account is past due.", min=1)
+    warning_days: int = _opt(15, "Days after the due date of the warning.", min=1)
+    suspend_days: int = _opt(30, "Days after the due date service is turned off.", min=1)
+    past_due_message: str = _opt(
+        "Your account is past due. Please pay the overdue balance.",
+        "Shown to a past-due customer; {date} is the turn-off date.",
+        max_len=500,
+    )
+    warning_message: str = _opt(
+        "Service will be turned off on {date} unless the overdue balance is paid.",
+        "Shown at the warning step; {date} is the turn-off date.",
+        max_len=500,
+    )
+    suspended_message: str = _opt(
+        "Service was turned off on {date} for non-payment. Pay the overdue balance to restore it.",
+        "Shown once service is off; {date} is the turn-off date.",
+        max_len=500,
+    )
+    warning_blocks_changes: bool = _opt(True, "Block new service changes from the warning on.")
+    suspended_service_off: bool = _opt(True, "Mark service off when suspended.")
+
+    def __post_init__(self) -> None:
+        if not self.past_due_days < self.warning_days < self.suspend_days:
+            raise ConfigError(
+                "overdue.warning_days: must be after past_due_days and before suspend_days"
+            )
+        for key in ("past_due_message", "warning_message", "suspended_message"):
+            try:
+                getattr(self, key).format(date="2026-01-01")
+            except (KeyError, IndexError, ValueError):
+                message = f"overdue.{key}: the only placeholder allowed is {{date}}"
+                raise ConfigError(message) from None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting, by section."""
 
@@ -132,6 +199,8 @@ class Settings:
     quickbooks: QuickBooksSettings = field(default_factory=QuickBooksSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     authorizenet: AuthorizeNetSettings = field(default_factory=AuthorizeNetSettings)
+    late_fees: LateFeeSettings = field(default_factory=LateFeeSettings)
+    overdue: OverdueSettings = field(default_factory=OverdueSettings)
 
     @property
     def instance(self) -> Path:
@@ -161,6 +230,8 @@ _SECTION_TYPES = {
     "quickbooks": QuickBooksSettings,
     "sync": SyncSettings,
     "authorizenet": AuthorizeNetSettings,
+    "late_fees": LateFeeSettings,
+    "overdue": OverdueSettings,
 }
 
 
@@ -221,6 +292,8 @@ def _build_section(name: str, cls: type, values: Any, environ: Mapping[str, str]
 
 def _coerce(dotted: str, fld: dataclasses.Field[Any], value: Any) -> Any:
     rules = fld.metadata
+    if fld.type in ("bool", bool):
+        return _bool(dotted, value)
     if fld.type in ("int", int):
         if isinstance(value, bool):
             raise ConfigError(f"{dotted}: must be a whole number")
@@ -243,6 +316,29 @@ def _coerce(dotted: str, fld: dataclasses.Field[Any], value: Any) -> Any:
     if "max_len" in rules and len(value) > rules["max_len"]:
         raise ConfigError(f"{dotted}: must be at most {rules['max_len']} characters")
     return value
+
+
+def _bool(dotted: str, value: Any) -> bool:
+    """true/false in TOML; true|false|yes|no|1|0 from the environment."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    raise ConfigError(f"{dotted}: must be true or false, not {value!r}")
+
+
+DECIMAL_RE = re.compile(r"\d{1,9}(\.\d{1,2})?")
+
+
+def _check_decimal(dotted: str, value: str, allow_empty: bool = False) -> None:
+    """An amount or percent written with at most two decimals (money is never a float)."""
+    if allow_empty and value == "":
+        return
+    if not DECIMAL_RE.fullmatch(value):
+        raise ConfigError(f"{dotted}: must be a number with at most 2 decimals, e.g. 25.00")
 
 
 def _check_combinations(settings: Settings) -> None:

@@ -13,6 +13,7 @@ from portal.billing.models import (
 from portal.billing.notices import Notice
 from portal.db import Base
 from portal.mail.models import OutboundEmail
+from portal.overdue.models import CustomerOverdue, LateFee, LateFeePolicyRow
 from portal.payments.models import Payment, PaymentAllocation, SavedMethod
 from sync.models import Lease, QboConnection, SyncRun, SyncState
 from sync.outbox import OutboxMessage
@@ -23,8 +24,11 @@ __all__ = [
     "CatalogItem",
     "CreditMemo",
     "Customer",
+    "CustomerOverdue",
     "Invoice",
     "InvoiceLine",
+    "LateFee",
+    "LateFeePolicyRow",
     "Lease",
     "LoginFailure",
     "Notice",

@@ -53,6 +53,12 @@ def _send_mail(app: Flask) -> object:
     return deliver()
 
 
+def _late_fees(app: Flask) -> object:
+    from portal.overdue.jobs import hourly
+
+    return hourly(app)
+
+
 def job_list(settings: Settings) -> list[Job]:
     """Every periodic job, with its interval."""
     return [
@@ -61,6 +67,7 @@ def job_list(settings: Settings) -> list[Job]:
         Job("qbo-write-back", _write_back, 15),
         Job("payments-recover", _recover_payments, 60),
         Job("mail-send", _send_mail, 60),
+        Job("late-fees", _late_fees, 3600),
     ]
 
 

@@ -207,6 +207,7 @@ def test_worker_jobs_have_stable_ids_and_rescheduling_is_idempotent(app: Flask):
         "qbo-write-back",
         "payments-recover",
         "mail-send",
+        "late-fees",
     ]
     assert job_list(settings)[0].seconds == 300
     scheduler = BackgroundScheduler(timezone="UTC")
