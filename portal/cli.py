@@ -304,6 +304,7 @@ def demo(
     from portal import demo as demo_env
     from portal.clock import today
     from portal.migrate import upgrade
+    from portal.overdue.jobs import hourly
     from sync.jobs import schedule
     from sync.service import sync_realm
 
@@ -317,6 +318,7 @@ def demo(
     with app.app_context():
         realm = demo_env.connect(app, settings)
         run = sync_realm(app, realm)
+        hourly(app)  # late fees and overdue states now, not in an hour
         with db.transaction() as s:
             logins = demo_env.ensure_logins(s, _policy(app), today())
     # QuickBooks changes reach the portal as they would from Intuit: a signed webhook.

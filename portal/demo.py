@@ -76,7 +76,9 @@ def sandbox_settings(
         webhook_verifier_token=DEMO_VERIFIER,
         throttle_wait_seconds=5,
     )
-    settings = dataclasses.replace(settings, quickbooks=qbo)
+    # The demo shows the whole policy at work: a flat fee ten days after the due date.
+    fees = dataclasses.replace(settings.late_fees, enabled=True)
+    settings = dataclasses.replace(settings, quickbooks=qbo, late_fees=fees)
     if anet is None:
         return settings
     gateway = dataclasses.replace(

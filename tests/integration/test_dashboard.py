@@ -133,3 +133,23 @@ def test_dashboard_queries_do_not_grow_with_the_number_of_invoices(
             assert visitor.get("/").status_code == 200
         counts.append(len(seen))
     assert counts[0] == counts[1]
+
+
+def test_an_overdue_customer_sees_the_alert_and_the_turn_off_date_until_paying(
+    app, client: FlaskClient, make_customer, make_invoice, make_user
+):
+    customer = make_customer("Late Larry")
+    due = today() - timedelta(days=20)
+    invoice = make_invoice(customer, "90.00", due=due, txn=due - timedelta(days=30))
+    make_user("larry", customer=customer)
+    login(client, "larry")
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-testid="past-due"' in page
+    turn_off = due + timedelta(days=app.config["PORTAL_SETTINGS"].overdue.suspend_days)
+    assert f"{turn_off:%B} {turn_off.day}, {turn_off.year}" in page
+    with app.app_context(), db.transaction() as s:  # paid (e.g. in the portal): back at once
+        from portal.billing.models import Invoice
+
+        s.get(Invoice, invoice.id).balance = Decimal(0)
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-testid="past-due"' not in page
