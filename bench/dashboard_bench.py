@@ -35,6 +35,7 @@ from portal.accounts.service import create_user  # noqa: E402
 from portal.billing.models import Customer, Invoice, InvoiceLine, ReceivedPayment  # noqa: E402
 from portal.clock import today  # noqa: E402
 from portal.config import load_settings  # noqa: E402
+from portal.db import utcnow  # noqa: E402
 from portal.migrate import upgrade  # noqa: E402
 
 PASSWORD = "bench-harbor-lantern-2026"  # noqa: S105  (a throwaway login in a temp database)
@@ -62,6 +63,7 @@ def seed(folder: Path, invoices: int, payments: int) -> Path:
         s.add(customer)
         s.flush()
         start = today() - timedelta(days=720)
+        now = utcnow()
         invoice_rows = [
             {
                 "realm_id": "bench",
@@ -76,7 +78,7 @@ def seed(folder: Path, invoices: int, payments: int) -> Path:
                 "voided": False,
                 "deleted": False,
                 "sync_token": "0",
-                "mirrored_at": sa.func.now(),
+                "mirrored_at": now,
             }
             for n in range(invoices)
         ]
@@ -107,7 +109,7 @@ def seed(folder: Path, invoices: int, payments: int) -> Path:
                     "unapplied_amt": Decimal(0),
                     "deleted": False,
                     "sync_token": "0",
-                    "mirrored_at": sa.func.now(),
+                    "mirrored_at": now,
                 }
                 for n in range(payments)
             ],
@@ -144,9 +146,9 @@ def gunicorn(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[by
     )
     for _ in range(100):
         try:
-            requests.get(f"http://127.0.0.1:{port}/", timeout=1, allow_redirects=False)
+            requests.get(f"http://127.0.0.1:{port}/", timeout=5, allow_redirects=False)
             return proc
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still importing
             time.sleep(0.1)
     raise SystemExit(f"gunicorn did not start on {port}")
 

@@ -49,6 +49,8 @@ class Invoice(Mirrored, Base):
         sa.UniqueConstraint("realm_id", "qbo_id", name="uq_invoice_realm_qbo"),
         sa.CheckConstraint("balance >= 0", name="balance_not_negative"),
         sa.Index("ix_invoice_customer_due", "customer_id", "due_date"),
+        # The dashboard's recent activity and monthly chart read by customer and date.
+        sa.Index("ix_invoice_customer_txn", "customer_id", "txn_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,6 +104,7 @@ class ReceivedPayment(Mirrored, Base):
     __tablename__ = "received_payment"
     __table_args__ = (
         sa.UniqueConstraint("realm_id", "qbo_id", name="uq_received_payment_realm_qbo"),
+        sa.Index("ix_received_payment_customer_txn", "customer_id", "txn_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
