@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 import requests
+
+from sandbox.delivery import BackgroundDelivery
 
 from .wire import format_utc
 
@@ -62,21 +63,17 @@ def _number(value: Decimal) -> Any:
     return float(value)
 
 
-class WebhookDispatcher:
-    """Queues events and POSTs them to the configured endpoint."""
+class WebhookDispatcher(BackgroundDelivery[dict[str, Any]]):
+    """Queues events and POSTs each, signed, to the configured endpoint."""
+
+    thread_name = "anet-webhooks"
 
     def __init__(self, timeout: float = 2.0) -> None:
+        super().__init__(timeout)
         self.url: str | None = None
         self.signature_key: str | None = None
         self.webhook_id = str(uuid.uuid4())
-        self.auto_deliver = True
-        self.timeout = timeout
         self.deliveries: list[Delivery] = []
-        self._pending: list[dict[str, Any]] = []
-        self._cond = threading.Condition()
-        self._busy = False
-        self._stopped = False
-        self._thread: threading.Thread | None = None
 
     def configure(self, url: str | None, signature_key: str | None, auto: bool = True) -> None:
         """Set (or with url=None clear) the endpoint and the signature key."""
@@ -96,51 +93,10 @@ class WebhookDispatcher:
             "webhookId": self.webhook_id,
             "payload": {k: _number(v) if isinstance(v, Decimal) else v for k, v in payload.items()},
         }
-        with self._cond:
-            self._pending.append(body)
-            if self.auto_deliver:
-                self._ensure_thread()
-                self._cond.notify_all()
+        self._push([body])
 
-    def flush(self, timeout: float = 5.0) -> list[Delivery]:
-        """Deliver everything pending now; return the deliveries made by this call."""
-        with self._cond:
-            self._cond.wait_for(lambda: not self._busy, timeout=timeout)
-            batch, self._pending = self._pending, []
+    def _deliver_batch(self, batch: list[dict[str, Any]]) -> list[Delivery]:
         return [self._deliver(event) for event in batch]
-
-    def stop(self) -> None:
-        """Stop the delivery thread (pending events are dropped)."""
-        with self._cond:
-            self._stopped = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=self.timeout + 1)
-            self._thread = None
-
-    def _ensure_thread(self) -> None:
-        """Start the daemon delivery thread on first use."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stopped = False
-            self._thread = threading.Thread(target=self._run, name="anet-webhooks", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        """Delivery loop: take everything pending, POST it, repeat."""
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._stopped or bool(self._pending))
-                if self._stopped:
-                    return
-                batch, self._pending = self._pending, []
-                self._busy = True
-            try:
-                for event in batch:
-                    self._deliver(event)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
 
     def _deliver(self, event: dict[str, Any]) -> Delivery:
         """POST one signed notification; record and log the outcome."""

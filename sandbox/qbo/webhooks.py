@@ -13,11 +13,12 @@ import base64
 import hashlib
 import hmac
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+
+from sandbox.delivery import BackgroundDelivery
 
 from .util import dumps
 
@@ -59,20 +60,16 @@ def build_payload(events: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
     }
 
 
-class WebhookDispatcher:
-    """Queues change events and POSTs them to the configured endpoint."""
+class WebhookDispatcher(BackgroundDelivery[tuple[str, dict[str, str]]]):
+    """Queues change events and POSTs them, one notification per batch, to the endpoint."""
+
+    thread_name = "qbo-webhooks"
 
     def __init__(self, timeout: float = 2.0) -> None:
+        super().__init__(timeout)
         self.url: str | None = None
         self.verifier_token: str | None = None
-        self.auto_deliver = True
-        self.timeout = timeout
         self.deliveries: list[Delivery] = []
-        self._pending: list[tuple[str, dict[str, str]]] = []
-        self._cond = threading.Condition()
-        self._busy = False
-        self._stopped = False
-        self._thread: threading.Thread | None = None
 
     def configure(self, url: str | None, verifier_token: str | None, auto: bool = True) -> None:
         """Set (or with url=None clear) the endpoint and verifier token."""
@@ -84,49 +81,10 @@ class WebhookDispatcher:
         """Queue events for delivery when an endpoint is configured."""
         if not events or not self.url:
             return
-        with self._cond:
-            self._pending.extend((realm_id, dict(event)) for event in events)
-            if self.auto_deliver:
-                self._ensure_thread()
-                self._cond.notify_all()
+        self._push([(realm_id, dict(event)) for event in events])
 
-    def flush(self, timeout: float = 5.0) -> list[Delivery]:
-        """Deliver everything pending now; return the deliveries made by this call."""
-        with self._cond:
-            self._cond.wait_for(lambda: not self._busy, timeout=timeout)
-            batch, self._pending = self._pending, []
-        return [self._deliver(batch)] if batch else []
-
-    def stop(self) -> None:
-        """Stop the delivery thread (pending events are dropped)."""
-        with self._cond:
-            self._stopped = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=self.timeout + 1)
-
-    def _ensure_thread(self) -> None:
-        """Start the daemon delivery thread on first use."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stopped = False
-            self._thread = threading.Thread(target=self._run, name="qbo-webhooks", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        """Delivery loop: take everything pending, POST it, repeat."""
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._stopped or bool(self._pending))
-                if self._stopped:
-                    return
-                batch, self._pending = self._pending, []
-                self._busy = True
-            try:
-                self._deliver(batch)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+    def _deliver_batch(self, batch: list[tuple[str, dict[str, str]]]) -> list[Delivery]:
+        return [self._deliver(batch)]
 
     def _deliver(self, batch: list[tuple[str, dict[str, str]]]) -> Delivery:
         """POST one signed notification; record and log the outcome."""
