@@ -224,11 +224,6 @@ class Applied:
     payments: list[AppliedPayment]
     credits: list[AppliedCredit]
 
-    @property
-    def total_paid(self) -> Decimal:
-        """The sum of the payments, written back or not."""
-        return sum((p.applied for p in self.payments), Decimal("0.00"))
-
 
 def applied_to(s: Session, invoice: Invoice) -> Applied:
     """Mirrored payments and credits applied to the invoice, then portal payments not yet
