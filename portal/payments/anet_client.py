@@ -1,6 +1,6 @@
-"""Talking to Authorize.Net: requests built and replies parsed by the `authorizenet` SDK's
-bindings, sent by us with a timeout (its own execute() has none, swallows errors and keeps
-the endpoint in a process-wide global)."""
+"""Talking to Authorize.Net: requests built by the `authorizenet` SDK's bindings and sent by
+us with a timeout (its own execute() has none, swallows errors and keeps the endpoint in a
+process-wide global); replies parsed by the bindings, or for the big listings by lxml."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import requests
 from authorizenet import apicontractsv1
 from authorizenet.constants import constants
+from lxml import etree
 from pyxb.binding.content import AutomatonConfiguration
 
 from portal.config import AuthorizeNetSettings
@@ -27,6 +28,9 @@ AutomatonConfiguration.PermittedNondeterminism = max(
 logging.getLogger("pyxb.binding.content").setLevel(logging.ERROR)
 
 BOM = "\ufeff"
+BOM_BYTES = BOM.encode()
+NS = "AnetApi/xml/v1/schema/AnetApiSchema.xsd"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
 
 
 class NotSent(Exception):
@@ -54,6 +58,23 @@ class AnetClient:
 
     def send(self, element: str, request: Any) -> Any:
         """POST the request (named like its XML root) and return the typed reply."""
+        text = self._post(element, request).decode("utf-8", errors="replace").lstrip(BOM)
+        try:
+            return apicontractsv1.CreateFromDocument(text)
+        except Exception as exc:  # PyXB raises many kinds; all mean "unreadable"
+            raise NoAnswer(f"an unreadable answer ({type(exc).__name__})") from exc
+
+    def send_raw(self, element: str, request: Any) -> etree._Element:
+        """POST the request and return the reply's root as a plain lxml tree: the listing
+        replies are big, and PyXB takes ~60 ms per transaction to bind them."""
+        content = self._post(element, request).removeprefix(BOM_BYTES)
+        try:
+            return etree.fromstring(content, _PARSER)
+        except etree.XMLSyntaxError as exc:
+            raise NoAnswer(f"an unreadable answer ({type(exc).__name__})") from exc
+
+    def _post(self, element: str, request: Any) -> bytes:
+        """Sign, serialize and POST a request; the raw reply body (HTTP 200 only)."""
         request.merchantAuthentication = self.auth()
         request.clientId = constants.clientId
         body = request.toxml(encoding=constants.xml_encoding, element_name=element)
@@ -76,11 +97,8 @@ class AnetClient:
             raise NoAnswer(f"no answer within {self.settings.timeout_seconds} s") from exc
         if answer.status_code != 200:
             raise NoAnswer(f"HTTP {answer.status_code}")
-        text = answer.content.decode("utf-8", errors="replace").lstrip(BOM)
-        try:
-            return apicontractsv1.CreateFromDocument(text)
-        except Exception as exc:  # PyXB raises many kinds; all mean "unreadable"
-            raise NoAnswer(f"an unreadable answer ({type(exc).__name__})") from exc
+        content: bytes = answer.content
+        return content
 
 
 def _refused(exc: requests.ConnectionError) -> bool:
@@ -96,3 +114,12 @@ def result(reply: Any) -> tuple[str, str, str]:
     code = str(first.code) if first is not None else ""
     text = str(first.text) if first is not None else ""
     return str(messages.resultCode), code, text
+
+
+def raw_result(root: etree._Element) -> tuple[str, str, str]:
+    """result() for a reply read by send_raw."""
+    return (
+        root.findtext(f"{{{NS}}}messages/{{{NS}}}resultCode", ""),
+        root.findtext(f"{{{NS}}}messages/{{{NS}}}message/{{{NS}}}code", ""),
+        root.findtext(f"{{{NS}}}messages/{{{NS}}}message/{{{NS}}}text", ""),
+    )

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from authorizenet import apicontractsv1
+from lxml import etree
 
 from portal.config import AuthorizeNetSettings
 from portal.db import utcnow
-from portal.payments.anet_client import AnetClient, NoAnswer, NotSent, result
+from portal.payments.anet_client import NS, AnetClient, NoAnswer, NotSent, raw_result, result
 from portal.payments.gateway import (
     ChargeRequest,
     ChargeResult,
     GatewayError,
     MethodDetails,
     Outcome,
+    ProcessorTransaction,
     SavedProfile,
 )
 
@@ -39,6 +42,11 @@ DECLINED_STATES = frozenset(
     }
 )
 HELD_STATES = frozenset({"FDSPendingReview", "FDSAuthorizedPendingReview"})
+NO_RECORDS = "I00004"  # an empty listing: resultCode may say Ok or Error
+PAGE_SIZE = 1000  # the most a listing page holds
+BATCH_WINDOW = timedelta(days=31)  # the longest range getSettledBatchList takes
+SETTLE_SLACK = timedelta(days=1)  # our clock and the processor's may disagree on `since`
+_NS = f"{{{NS}}}"
 
 
 def _text(node: Any) -> str | None:
@@ -49,9 +57,15 @@ def _text(node: Any) -> str | None:
 class AuthorizeNetGateway:
     """Charges, finds charges after a lost answer, and manages saved methods."""
 
-    def __init__(self, settings: AuthorizeNetSettings, client: AnetClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: AuthorizeNetSettings,
+        client: AnetClient | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.settings = settings
         self.client = client or AnetClient(settings)
+        self.clock = clock  # where the batch search ends (tests pass the sandbox's)
         self._client_key = settings.client_key
 
     @property
@@ -154,45 +168,86 @@ class AuthorizeNetGateway:
             return None
         return SavedProfile(str(profile.customerProfileId), str(payment_ids[0]))
 
-    # --- recovery -----------------------------------------------------------------------
+    # --- recovery and listing -----------------------------------------------------------
 
-    def find(self, key: str, amount: Decimal) -> ChargeResult | None:
-        """The attempt made with this key: unsettled first, then the last two days' batches."""
+    def find(self, key: str, amount: Decimal, since: datetime) -> ChargeResult | None:
+        """The attempt made with this key: the whole unsettled list, then every batch settled
+        since a day before `since`; None only when none of them lists it."""
         try:
-            trans_id = self._find_unsettled(key, amount) or self._find_settled(key, amount)
-            if trans_id is None:
-                return None
-            return self._details(trans_id)
+            for txn in self._listed(since - SETTLE_SLACK):
+                if txn.key == key and (txn.amount == amount or txn.outcome is Outcome.DECLINED):
+                    return self._details(txn.trans_id)
         except (NotSent, NoAnswer) as exc:
             raise GatewayError(f"Authorize.Net could not be asked about {key}: {exc}") from exc
-
-    def _find_unsettled(self, key: str, amount: Decimal) -> str | None:
-        request = apicontractsv1.getUnsettledTransactionListRequest()
-        reply = self.client.send("getUnsettledTransactionListRequest", request)
-        listed = _element(reply, "transactions", apicontractsv1.ArrayOfTransactionSummaryType)
-        return _match(listed, key, amount)
-
-    def _find_settled(self, key: str, amount: Decimal) -> str | None:
-        request = apicontractsv1.getSettledBatchListRequest()
-        now = utcnow()
-        request.firstSettlementDate = (now - timedelta(days=2)).replace(tzinfo=None)
-        request.lastSettlementDate = now.replace(tzinfo=None)
-        reply = self.client.send("getSettledBatchListRequest", request)
-        batches = _element(reply, "batchList", apicontractsv1.ArrayOfBatchDetailsType)
-        for batch in batches.batch if batches is not None else []:
-            listing = apicontractsv1.getTransactionListRequest()
-            listing.batchId = str(batch.batchId)
-            reply = self.client.send("getTransactionListRequest", listing)
-            kind = apicontractsv1.ArrayOfTransactionSummaryType
-            found = _match(_element(reply, "transactions", kind), key, amount)
-            if found:
-                return found
+        logger.info("attempt %s is not listed since %s", key, since.isoformat())
         return None
+
+    def transactions(self, since: datetime) -> list[ProcessorTransaction]:
+        """Every unsettled transaction and every one settled since `since`, once each (the
+        latest listing wins: one may settle while we page)."""
+        listed: dict[str, ProcessorTransaction] = {}
+        try:
+            for txn in self._listed(since):
+                listed[txn.trans_id] = txn
+        except (NotSent, NoAnswer) as exc:
+            raise GatewayError(f"Authorize.Net could not be asked for transactions: {exc}") from exc
+        return list(listed.values())
+
+    def _listed(self, since: datetime) -> Iterator[ProcessorTransaction]:
+        """Unsettled first, then batches oldest first: a transaction settling meanwhile
+        leaves the unsettled list for a batch we have not read yet, so none slips through."""
+        yield from self._pages("getUnsettledTransactionListRequest")
+        seen: set[str] = set()
+        start, now = since.astimezone(UTC), self.clock().astimezone(UTC)
+        while start < now:
+            stop = min(start + BATCH_WINDOW, now)
+            request = apicontractsv1.getSettledBatchListRequest()
+            request.firstSettlementDate = _naive(start)  # UTC, as the API reads it
+            request.lastSettlementDate = _naive(stop)
+            root = self._ask("getSettledBatchListRequest", request)
+            for batch_id in root.iterfind(f"{_NS}batchList/{_NS}batch/{_NS}batchId"):
+                if batch_id.text and batch_id.text not in seen:  # windows share their edges
+                    seen.add(batch_id.text)
+                    yield from self._pages("getTransactionListRequest", batch_id.text)
+            start = stop
+
+    def _pages(self, element: str, batch_id: str | None = None) -> Iterator[ProcessorTransaction]:
+        """Every page of a transaction listing (unsettled, or one batch's), sorted by id so
+        transactions added while we page land on later pages."""
+        page = 1
+        while True:
+            request = getattr(apicontractsv1, element)()
+            if batch_id is not None:
+                request.batchId = batch_id
+            request.sorting = apicontractsv1.TransactionListSorting(
+                orderBy="id", orderDescending=False
+            )
+            request.paging = apicontractsv1.Paging(limit=PAGE_SIZE, offset=page)
+            root = self._ask(element, request)
+            rows = root.findall(f"{_NS}transactions/{_NS}transaction")
+            for row in rows:
+                yield _summary(row)
+            total = int(root.findtext(f"{_NS}totalNumInResultSet") or 0)
+            if len(rows) < PAGE_SIZE or page * PAGE_SIZE >= total:
+                return
+            page += 1
+
+    def _ask(self, element: str, request: Any) -> etree._Element:
+        """A listing reply as an lxml root; an API error is a GatewayError, "no records" not."""
+        root = self.client.send_raw(element, request)
+        status, code, text = raw_result(root)
+        if status != "Ok" and code != NO_RECORDS:
+            raise GatewayError(f"Authorize.Net refused {element} ({code}): {text}")
+        return root
 
     def _details(self, trans_id: str) -> ChargeResult:
         request = apicontractsv1.getTransactionDetailsRequest()
         request.transId = trans_id
-        txn = self.client.send("getTransactionDetailsRequest", request).transaction
+        reply = self.client.send("getTransactionDetailsRequest", request)
+        txn = getattr(reply, "transaction", None)
+        if txn is None:
+            _, code, text = result(reply)
+            raise GatewayError(f"Authorize.Net has no details of {trans_id} ({code}): {text}")
         state = str(txn.transactionStatus)
         card = getattr(getattr(txn, "payment", None), "creditCard", None)
         bank = getattr(getattr(txn, "payment", None), "bankAccount", None)
@@ -208,11 +263,10 @@ class AuthorizeNetGateway:
             last4=(number or "")[-4:] or None,
             account_type=_text(card.cardType) if card is not None else "eCheck",
         )
-        if state in APPROVED_STATES:
-            return found
-        if state in HELD_STATES:
-            return replace(found, outcome=Outcome.HELD)
-        if state in DECLINED_STATES:
+        outcome = _outcome(state)
+        if outcome in (Outcome.APPROVED, Outcome.HELD):
+            return replace(found, outcome=outcome)
+        if outcome is Outcome.DECLINED:
             message = f"The processor reports it {state}."
             return ChargeResult(Outcome.DECLINED, message=message, trans_id=trans_id)
         return ChargeResult(Outcome.UNKNOWN, trans_id=trans_id)
@@ -290,11 +344,50 @@ def _element(reply: Any, name: str, kind: type) -> Any:
     return None
 
 
-def _match(transactions: Any, key: str, amount: Decimal) -> str | None:
-    """The transId listed with this invoice number and amount."""
-    for txn in transactions.transaction if transactions is not None else []:
-        number = _text(getattr(txn, "invoiceNumber", None))
-        settle = getattr(txn, "settleAmount", None)
-        if number == key and settle is not None and Decimal(str(settle)) == amount:
-            return str(txn.transId)
-    return None
+def _outcome(status: str) -> Outcome:
+    """What a transactionStatus means for a charge (refunds and the rest: UNKNOWN)."""
+    if status in APPROVED_STATES:
+        return Outcome.APPROVED
+    if status in HELD_STATES:
+        return Outcome.HELD
+    if status in DECLINED_STATES:
+        return Outcome.DECLINED
+    return Outcome.UNKNOWN
+
+
+def _summary(row: etree._Element) -> ProcessorTransaction:
+    """A transactionSummaryType element as our record."""
+    values = {child.tag[len(_NS) :]: child.text for child in row if isinstance(child.tag, str)}
+    status = values.get("transactionStatus") or ""
+    return ProcessorTransaction(
+        trans_id=values.get("transId") or "",
+        key=values.get("invoiceNumber"),
+        amount=_decimal(values.get("settleAmount")),
+        status=status,
+        outcome=_outcome(status),
+        submitted=_utc(values.get("submitTimeUTC")),
+    )
+
+
+def _decimal(text: str | None) -> Decimal:
+    """An xs:decimal (absent or unreadable: 0)."""
+    try:
+        return Decimal(text or "0")
+    except InvalidOperation:
+        return Decimal("0")
+
+
+def _utc(text: str | None) -> datetime | None:
+    """An xs:dateTime in UTC (2025-03-14T17:00:00.123Z) as an aware datetime."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _naive(moment: datetime) -> datetime:
+    """A UTC moment without its zone or microseconds, as the reporting requests take it."""
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import itertools
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -76,6 +77,18 @@ class MethodDetails:
     expiry: str | None = None
 
 
+@dataclass(frozen=True)
+class ProcessorTransaction:
+    """One transaction as the processor lists it (for recovery and reconciliation)."""
+
+    trans_id: str
+    key: str | None  # order.invoiceNumber: our attempt's key, when we made it
+    amount: Decimal  # settleAmount as listed (a decline may list 0)
+    status: str  # the processor's own status text (settledSuccessfully, declined, ...)
+    outcome: Outcome  # APPROVED only for captured or settled charges
+    submitted: datetime | None = None  # UTC
+
+
 class PaymentGateway(Protocol):
     """What the portal needs from a card processor."""
 
@@ -83,8 +96,15 @@ class PaymentGateway(Protocol):
         """Charge once; UNKNOWN when no answer came back (never raises for that)."""
         ...
 
-    def find(self, key: str, amount: Decimal) -> ChargeResult | None:
-        """The attempt made with this key, if the processor has it (recovery after UNKNOWN)."""
+    def find(self, key: str, amount: Decimal, since: datetime) -> ChargeResult | None:
+        """The attempt made with this key at or after `since` (aware UTC), if the processor
+        has it (recovery after UNKNOWN); None only when the whole window has no trace of it.
+        Raises GatewayError when the processor cannot be asked."""
+        ...
+
+    def transactions(self, since: datetime) -> list[ProcessorTransaction]:
+        """Every transaction not yet settled plus those settled since `since` (aware UTC),
+        once each. Raises GatewayError when the processor cannot be asked."""
         ...
 
     def method_details(self, profile: SavedProfile) -> MethodDetails:
@@ -100,16 +120,26 @@ class PaymentGateway(Protocol):
         ...
 
 
+_FAKE_STATUS = {
+    Outcome.APPROVED: "capturedPendingSettlement",
+    Outcome.DECLINED: "declined",
+    Outcome.HELD: "FDSPendingReview",
+}
+
+
 @dataclass
 class FakeGateway:
-    """Approves unless told otherwise; remembers charges by key; counts calls."""
+    """Approves unless told otherwise; remembers charges and declines by key; counts calls.
+    Nothing ever settles here, so every attempt is listed whatever `since` says."""
 
     calls: int = 0
     next_outcomes: list[Outcome] = field(default_factory=list)
     charges: dict[str, ChargeResult] = field(default_factory=dict)
-    amounts: dict[str, Decimal] = field(default_factory=dict)
+    declines: dict[str, ChargeResult] = field(default_factory=dict)
+    amounts: dict[str, Decimal] = field(default_factory=dict)  # of charges and declines
+    submitted: dict[str, datetime] = field(default_factory=dict)  # of charges and declines
     used_tokens: set[str] = field(default_factory=set)
-    lose_answer: bool = False  # charge, then behave as if the answer was lost
+    lose_answer: bool = False  # answer (approve or decline), then act as if it was lost
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(60000001))
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
@@ -121,21 +151,44 @@ class FakeGateway:
         outcome = self.next_outcomes.pop(0) if self.next_outcomes else Outcome.APPROVED
         if outcome is Outcome.UNKNOWN:
             return ChargeResult(Outcome.UNKNOWN)
-        if outcome is Outcome.DECLINED:
-            return ChargeResult(Outcome.DECLINED, message="This transaction has been declined.")
         trans = str(next(self._ids))
-        saved = SavedProfile("900100", f"800{trans}") if request.save_method else None
-        result = ChargeResult(outcome, trans, "A1B2C3", "1111", "Visa", saved=saved)
-        self.charges[request.key] = result
         self.amounts[request.key] = request.amount
+        self.submitted[request.key] = datetime.now(UTC)
+        if outcome is Outcome.DECLINED:
+            message = "This transaction has been declined."
+            result = ChargeResult(Outcome.DECLINED, trans, message=message)
+            self.declines[request.key] = result
+        else:
+            saved = SavedProfile("900100", f"800{trans}") if request.save_method else None
+            result = ChargeResult(outcome, trans, "A1B2C3", "1111", "Visa", saved=saved)
+            self.charges[request.key] = result
         if self.lose_answer:
             return ChargeResult(Outcome.UNKNOWN)
         return result
 
-    def find(self, key: str, amount: Decimal) -> ChargeResult | None:
+    def find(self, key: str, amount: Decimal, since: datetime) -> ChargeResult | None:
         self.calls += 1
+        if key in self.declines:  # a decline lists no settled amount: the key alone matches
+            return self.declines[key]
         found = self.charges.get(key)
         return found if found and self.amounts[key] == amount else None
+
+    def transactions(self, since: datetime) -> list[ProcessorTransaction]:
+        self.calls += 1
+        listed = []
+        for key, result in [*self.charges.items(), *self.declines.items()]:
+            declined = result.outcome is Outcome.DECLINED
+            listed.append(
+                ProcessorTransaction(
+                    trans_id=result.trans_id or "",
+                    key=key,
+                    amount=Decimal("0") if declined else self.amounts[key],
+                    status=_FAKE_STATUS[result.outcome],
+                    outcome=result.outcome,
+                    submitted=self.submitted.get(key),
+                )
+            )
+        return sorted(listed, key=lambda t: t.trans_id)
 
     def method_details(self, profile: SavedProfile) -> MethodDetails:
         self.calls += 1

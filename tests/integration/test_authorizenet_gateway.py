@@ -31,7 +31,7 @@ def anet(anet_clock: ManualClock) -> Iterator[AnetSandbox]:
 
 
 @pytest.fixture
-def gateway(anet: AnetSandbox) -> AuthorizeNetGateway:
+def gateway(anet: AnetSandbox, anet_clock: ManualClock) -> AuthorizeNetGateway:
     settings = AuthorizeNetSettings(
         api_login_id=anet.state.api_login_id,
         transaction_key=anet.state.transaction_key,
@@ -39,7 +39,7 @@ def gateway(anet: AnetSandbox) -> AuthorizeNetGateway:
         accept_js_url=anet.accept_js_url,
         timeout_seconds=1,
     )
-    return AuthorizeNetGateway(settings)
+    return AuthorizeNetGateway(settings, clock=anet_clock)
 
 
 def card_token(anet: AnetSandbox, number: str = VISA, zip_code: str = "98004") -> Token:
@@ -94,23 +94,24 @@ def test_a_lost_answer_is_unknown_and_find_recovers_the_charge(gateway, anet):
     result = gateway.charge(charge(anet, "P5", amount="31.40"))
     assert result.outcome is Outcome.UNKNOWN
     anet.state.faults.release()
-    found = gateway.find("P5", Decimal("31.40"))
+    found = gateway.find("P5", Decimal("31.40"), anet.state.now())
     assert found is not None and found.outcome is Outcome.APPROVED
     assert found.last4 == "1111" and found.trans_id
-    assert gateway.find("P5", Decimal("31.41")) is None  # the amount must match too
+    # the amount must match too
+    assert gateway.find("P5", Decimal("31.41"), anet.state.now()) is None
 
 
 def test_a_dropped_connection_after_the_charge_is_unknown_not_failed(gateway, anet):
     anet.state.faults.drop_after_charge()
     assert gateway.charge(charge(anet, "P6")).outcome is Outcome.UNKNOWN
-    assert gateway.find("P6", Decimal("25.00")).outcome is Outcome.APPROVED
+    assert gateway.find("P6", Decimal("25.00"), anet.state.now()).outcome is Outcome.APPROVED
 
 
 def test_a_hang_before_the_charge_leaves_nothing_to_find(gateway, anet):
     anet.state.faults.hang_next(before_charge=True, seconds=5)
     assert gateway.charge(charge(anet, "P7")).outcome is Outcome.UNKNOWN
     anet.state.faults.release()
-    assert gateway.find("P7", Decimal("25.00")) is None
+    assert gateway.find("P7", Decimal("25.00"), anet.state.now()) is None
 
 
 def test_a_duplicate_within_the_window_is_unknown_and_points_to_the_first(gateway, anet):
@@ -118,7 +119,7 @@ def test_a_duplicate_within_the_window_is_unknown_and_points_to_the_first(gatewa
     assert gateway.charge(first).outcome is Outcome.APPROVED
     again = gateway.charge(dataclasses.replace(first, token=card_token(anet)))
     assert again.outcome is Outcome.UNKNOWN
-    assert gateway.find("P8", Decimal("25.00")).outcome is Outcome.APPROVED
+    assert gateway.find("P8", Decimal("25.00"), anet.state.now()).outcome is Outcome.APPROVED
 
 
 def test_a_charge_held_for_review_is_held(gateway, anet):
@@ -138,7 +139,7 @@ def test_an_echeck_over_100_dollars_is_declined(gateway, anet):
 def test_settled_charges_are_found_in_the_batches(gateway, anet):
     assert gateway.charge(charge(anet, "PC")).outcome is Outcome.APPROVED
     anet.state.settle()
-    found = gateway.find("PC", Decimal("25.00"))
+    found = gateway.find("PC", Decimal("25.00"), anet.state.now())
     assert found is not None and found.outcome is Outcome.APPROVED
 
 
@@ -165,7 +166,7 @@ def test_an_unreachable_processor_charges_nothing(anet):
     result = AuthorizeNetGateway(settings).charge(charge(anet, "PG"))
     assert result.outcome is Outcome.DECLINED and "could not be reached" in result.message
     with pytest.raises(GatewayError):
-        AuthorizeNetGateway(settings).find("PG", Decimal(1))
+        AuthorizeNetGateway(settings).find("PG", Decimal(1), anet.state.now())
 
 
 def test_no_card_number_reaches_the_logs(gateway, anet, caplog):
