@@ -354,3 +354,30 @@ def demo(
         scheduler.shutdown(wait=False)
         sandbox.stop()
         anet.stop()
+
+
+@main.command("reconcile")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="First day compared, YYYY-MM-DD (default: 90 days ago).",
+)
+def reconcile_command(since: Any) -> None:
+    """Compare portal payments, QuickBooks Payments and the processor's transactions;
+    exits 1 when they differ."""
+    from datetime import datetime
+
+    from portal.payments.gateway import GatewayError
+    from portal.reconcile import ReconcileError, gather
+    from sync.accounting import AccountingError
+
+    with _app_context() as app:
+        try:
+            report = gather(app, since.date() if isinstance(since, datetime) else None)
+        except (ReconcileError, GatewayError, AccountingError) as exc:
+            raise click.ClickException(f"cannot reconcile: {exc}") from None
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
