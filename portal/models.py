@@ -16,7 +16,7 @@ from portal.mail.models import OutboundEmail
 from portal.overdue.models import CustomerOverdue, LateFee, LateFeePolicyRow
 from portal.payments.models import Payment, PaymentAllocation, SavedMethod
 from sync.models import Lease, QboConnection, SyncRun, SyncState
-from sync.outbox import OutboxMessage
+from sync.outbox import OutboxEffect, OutboxMessage
 
 __all__ = [
     "AccountToken",
@@ -33,6 +33,7 @@ __all__ = [
     "LoginFailure",
     "Notice",
     "OutboundEmail",
+    "OutboxEffect",
     "OutboxMessage",
     "PasswordHistory",
     "Payment",

@@ -16,14 +16,22 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from sync.accounting import MAX_BATCH, AccountingError, PaymentRecord, PaymentWrite
+from sync.accounting import (
+    MAX_BATCH,
+    AccountingError,
+    AuthorizationLost,
+    PaymentRecord,
+    PaymentWrite,
+)
 from sync.outbox import (
     CLAIM,
     OutboxMessage,
     Run,
     due,
     fresh,
+    in_order,
     mark_done,
+    pause,
     perform,
     record_failure,
 )
@@ -68,6 +76,9 @@ class PaymentBatcher:
         writes = {i: w for i, w in items.items() if isinstance(w, PaymentWrite)}
         try:
             answers = run.adapter(realm_id).record_payments(list(writes.values()), key)
+        except AuthorizationLost as exc:
+            pause(run, ids, realm_id, exc)  # the batch waits under its key for a reconnect
+            return len(ids)
         except AccountingError as exc:
             _batch_failed(run, ids, exc)
             return len(ids)
@@ -99,7 +110,7 @@ class PaymentBatcher:
             if outcome.code in self.alone:
                 _go_alone(run, message_id, outcome)
             else:
-                record_failure(run, message_id, str(outcome), outcome.retryable)
+                record_failure(run, message_id, outcome)
 
     def _record_done(self, run: Run, done: Mapping[int, PaymentRecord]) -> None:
         if not done:
@@ -123,6 +134,7 @@ def _unfinished_keys(run: Run, kind: str) -> list[str]:
                     OutboxMessage.kind == kind,
                     OutboxMessage.batch_key.is_not(None),
                     due(run.now()),
+                    run.open_realm(),
                 )
                 .group_by(OutboxMessage.batch_key)
                 .order_by(sa.func.min(OutboxMessage.id))
@@ -135,7 +147,8 @@ def _fresh_groups(run: Run, kind: str, limit: int) -> Iterator[list[int]]:
     with run.sessions() as s:
         rows = s.execute(
             sa.select(OutboxMessage.id, OutboxMessage.realm_id)
-            .where(OutboxMessage.kind == kind, due(run.now()), fresh())
+            .where(OutboxMessage.kind == kind, due(run.now()), fresh(), in_order())
+            .where(run.open_realm())
             .order_by(OutboxMessage.id)
             .limit(limit)
         ).all()
@@ -174,12 +187,21 @@ def _claim_batch(run: Run, key: str) -> list[int]:
 
 def _batch_failed(run: Run, ids: list[int], exc: AccountingError) -> None:
     """The whole call failed: each member backs off or parks, together."""
-    # A QuickBooks fault on the request itself means nothing was written, so the members may
-    # go on alone; otherwise (timeouts, 5xx, an unreadable answer) the batch may have been
-    # applied, and only a resend under the same key can tell.
-    refused = exc.code is not None and not exc.retryable
+    # A QuickBooks Fault on the first send of a batch means nothing was written, so the
+    # members may go on alone. After any earlier send whose answer was lost, or on a timeout,
+    # a 5xx or an unreadable answer, the batch may have been applied: the members stay under
+    # this key for life, and only a resend under it (a replay) can tell.
+    with run.sessions() as s:
+        resent = bool(
+            s.scalar(
+                sa.select(sa.func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.attempts > 1)
+            )
+        )
+    refused = exc.code is not None and not exc.retryable and not resent
     for message_id in ids:
-        record_failure(run, message_id, str(exc), exc.retryable, keep_batch=not refused)
+        record_failure(run, message_id, exc, keep_batch=not refused)
 
 
 def _go_alone(run: Run, message_id: int, exc: AccountingError) -> None:

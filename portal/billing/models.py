@@ -59,7 +59,10 @@ class Invoice(Mirrored, Base):
     txn_date: Mapped[date]
     due_date: Mapped[date | None]
     total_amt: Mapped[Decimal]
+    # What the customer owes now: QuickBooks' balance (qbo_balance) with the portal's
+    # payments, credits and fees that QuickBooks does not show yet (see sync.overlay).
     balance: Mapped[Decimal]
+    qbo_balance: Mapped[Decimal | None]
     currency: Mapped[str] = mapped_column(sa.String(3), default="USD")
     email_status: Mapped[str | None] = mapped_column(sa.String(20))
     voided: Mapped[bool] = mapped_column(default=False)

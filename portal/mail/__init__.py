@@ -21,10 +21,23 @@ logger = logging.getLogger(__name__)
 CLAIM_SECONDS = 120
 
 
-def queue_email(s: Session, recipient: str, subject: str, template: str, **context: object) -> None:
-    """Render a text e-mail into the outbox; it is sent once the unit of work commits."""
+def queue_email(
+    s: Session,
+    recipient: str,
+    subject: str,
+    template: str,
+    dedupe_key: str | None = None,
+    **context: object,
+) -> None:
+    """Render a text e-mail into the outbox; it is sent once the unit of work commits.
+    A `dedupe_key` (unique) makes it at most one e-mail per cause, e.g. one receipt."""
     body = render_template(template, **context)
-    row = OutboundEmail(recipient=recipient, subject=subject, body_encrypted=crypto.encrypt(body))
+    row = OutboundEmail(
+        recipient=recipient,
+        subject=subject,
+        body_encrypted=crypto.encrypt(body),
+        dedupe_key=dedupe_key,
+    )
     s.add(row)
     s.flush()
     message_id = row.id

@@ -36,5 +36,7 @@ class OutboundEmail(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    # What the message is for ("receipt:12"): at most one e-mail per cause.
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
