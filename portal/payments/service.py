@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.models import PortalUser
 from portal.billing.models import Customer, Invoice
@@ -29,6 +31,8 @@ from portal.payments.gateway import (
 )
 from portal.payments.models import (
     IN_FLIGHT,
+    TRANSITIONS,
+    IllegalTransition,
     MethodKind,
     Payment,
     PaymentAllocation,
@@ -43,7 +47,8 @@ AMOUNT_RE = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
 CENT = Decimal("0.01")
 # A PENDING payment this old lost its process between charge and commit: recovery asks.
 STALE_PENDING = timedelta(minutes=2)
-# With no trace at the processor after this long, an UNKNOWN attempt charged nothing.
+# With no trace at the processor after this long, an UNKNOWN attempt is flagged for staff
+# (never declared "not charged": only the processor's word settles it).
 GIVE_UP_AFTER = timedelta(minutes=30)
 
 
@@ -179,13 +184,16 @@ def charge(
     method: Method,
     email: str | None = None,
 ) -> Payment:
-    """Send the charge once (INIT → PENDING is committed first) and record the answer."""
+    """Send the charge once and record the answer. INIT → PENDING is a compare-and-set
+    committed before the call: of any number of concurrent requests for one payment exactly
+    one sends it; the others get the payment as it stands (see `settled`)."""
     with sessions() as s:
         payment = s.get(Payment, payment_id)
         assert payment is not None
-        if payment.state is not PaymentState.INIT:
-            return payment  # already sent: a resubmit must not charge again
-        payment.move_to(PaymentState.PENDING)
+        if payment.state is not PaymentState.INIT or not move(s, payment, PaymentState.PENDING):
+            s.rollback()
+            s.refresh(payment)
+            return payment  # already sent by this or another request: never charge again
         profile = None
         if method.saved_method_id is not None:
             saved = _own_method(s, payment.customer_id, method.saved_method_id)
@@ -207,11 +215,32 @@ def charge(
     with sessions() as s:
         payment = s.get(Payment, payment_id)
         assert payment is not None
-        record(s, payment, result)
-        commit(s)  # sends the receipt once the success is stored
+        if record(s, payment, result):
+            commit(s)  # sends the receipt once the success is stored
+        else:
+            s.rollback()  # recovery settled it first: its answer stands
+            s.refresh(payment)
     if result.saved is not None:
         _describe_saved(sessions, gateway, result.saved)
     return payment
+
+
+def settled(
+    sessions: sessionmaker[Session], payment_id: int, wait_seconds: float, poll: float = 0.2
+) -> Payment:
+    """The payment once its charge has an answer, or as it stands after `wait_seconds` (a
+    second request for a payment that another request is charging waits for that one)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        with sessions() as s:
+            payment = s.get(Payment, payment_id)
+            assert payment is not None
+            s.expunge(payment)
+        if payment.state not in (PaymentState.INIT, PaymentState.PENDING):
+            return payment
+        if time.monotonic() >= deadline:
+            return payment
+        time.sleep(poll)
 
 
 def _describe_saved(
@@ -239,35 +268,74 @@ def _describe(payment: Payment) -> str:
     return f"Invoices {docs}"[:255]
 
 
-def record(s: Session, payment: Payment, result: ChargeResult) -> None:
-    """Apply the processor's answer: success updates balances and queues the write-back."""
+def move(s: Session, payment: Payment, new: PaymentState) -> bool:
+    """Compare-and-set the payment from the state it was read in to `new`, in `s`'s
+    transaction; False (and nothing changed) when another process moved it first."""
+    old = payment.state
+    if new not in TRANSITIONS[old]:
+        raise IllegalTransition(f"payment {payment.id}: {old} → {new} is not allowed")
+    changed = s.execute(
+        sa.update(Payment)
+        .where(Payment.id == payment.id, Payment.state == old)
+        .values(state=new, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(changed, "rowcount", 0) != 1:
+        logger.info("payment %s left %s before it could move to %s", payment.id, old, new)
+        return False
+    set_committed_value(payment, "state", new)
+    return True
+
+
+def record(s: Session, payment: Payment, result: ChargeResult) -> bool:
+    """Apply the processor's answer (success lowers balances and queues the write-back);
+    False when the payment had moved on meanwhile: the caller rolls back, nothing changed."""
     if result.outcome is Outcome.APPROVED:
+        if not move(s, payment, PaymentState.SUCCEEDED):
+            return False
         _succeeded(s, payment, result)
     elif result.outcome is Outcome.DECLINED:
-        payment.move_to(PaymentState.DECLINED)
+        if not move(s, payment, PaymentState.DECLINED):
+            return False
         payment.decline_reason = (result.message or "The payment was declined.")[:300]
+        payment.gateway_trans_id = result.trans_id or payment.gateway_trans_id
     else:  # no answer, or held for review: the money may move; recovery settles it
-        if payment.state is PaymentState.PENDING:
-            payment.move_to(PaymentState.UNKNOWN)
+        if payment.state is PaymentState.PENDING and not move(s, payment, PaymentState.UNKNOWN):
+            return False
         if result.outcome is Outcome.HELD:
             payment.decline_reason = "Held for review by the card processor."
+    return True
 
 
 def _succeeded(s: Session, payment: Payment, result: ChargeResult) -> None:
-    payment.move_to(PaymentState.SUCCEEDED)
     payment.gateway_trans_id = result.trans_id
     payment.auth_code = result.auth_code
     payment.account_last4 = result.last4
     payment.account_type = result.account_type
     payment.charged_at = utcnow()
+    payment.decline_reason = None
     customer = s.get(Customer, payment.customer_id)
     assert customer is not None
     for allocation in payment.allocations:
-        invoice = s.get(Invoice, allocation.invoice_id)
-        assert invoice is not None
-        # Optimistic: the next sync confirms (or corrects) it from QuickBooks.
-        invoice.balance = max(Decimal(0), invoice.balance - allocation.amount)
-    customer.balance = customer.balance - payment.total
+        # In SQL, so a sync or a fee landing meanwhile is never overwritten; the mirror keeps
+        # this until QuickBooks shows the payment (the outbox effects below).
+        s.execute(
+            sa.update(Invoice)
+            .where(Invoice.id == allocation.invoice_id)
+            .values(
+                balance=sa.case(
+                    (Invoice.balance > allocation.amount, Invoice.balance - allocation.amount),
+                    else_=Decimal(0),
+                )
+            )
+            .execution_options(synchronize_session="fetch")
+        )
+    s.execute(
+        sa.update(Customer)
+        .where(Customer.id == customer.id)
+        .values(balance=Customer.balance - payment.total)
+        .execution_options(synchronize_session="fetch")
+    )
     if result.saved is not None:
         s.add(
             SavedMethod(
@@ -279,7 +347,14 @@ def _succeeded(s: Session, payment: Payment, result: ChargeResult) -> None:
                 last4=result.last4 or "????",
             )
         )
-    outbox.enqueue(s, "qbo.payment", customer.realm_id, {"payment_id": payment.id})
+    outbox.enqueue(
+        s,
+        "qbo.payment",
+        customer.realm_id,
+        {"payment_id": payment.id},
+        dedupe_key=f"payment:{payment.id}",
+        effects=[(a.invoice_qbo_id, -a.amount) for a in payment.allocations],
+    )
     _queue_receipt(s, payment, customer)
 
 
@@ -295,6 +370,7 @@ def _queue_receipt(s: Session, payment: Payment, customer: Customer) -> None:
         address,
         f"Receipt for your payment to {business}",
         "email/receipt.txt",
+        dedupe_key=f"receipt:{payment.id}",
         payment=payment,
         business=business,
     )
@@ -302,7 +378,8 @@ def _queue_receipt(s: Session, payment: Payment, customer: Customer) -> None:
 
 def recover(sessions: sessionmaker[Session], gateway: PaymentGateway) -> int:
     """Settle payments left UNKNOWN (or PENDING by a process that died) by asking the
-    processor for the attempt's key; returns how many were settled."""
+    processor for the attempt's key; returns how many were settled. Only the processor's
+    word settles one: an attempt it has no trace of stays UNKNOWN, flagged for staff."""
     now = utcnow()
     with sessions() as s:
         ids = list(
@@ -318,20 +395,42 @@ def recover(sessions: sessionmaker[Session], gateway: PaymentGateway) -> int:
                 )
             )
         )
-    settled = 0
+    settled_count = 0
     for payment_id in ids:
-        with sessions() as s:
-            payment = s.get(Payment, payment_id)
-            assert payment is not None
-            found = gateway.find(payment.gateway_key, payment.total)
-            if payment.state is PaymentState.PENDING:
-                payment.move_to(PaymentState.UNKNOWN)
-            if found is not None and found.outcome in (Outcome.APPROVED, Outcome.DECLINED):
-                record(s, payment, found)
-                settled += 1
-            elif found is None and payment.created_at < now - GIVE_UP_AFTER:
-                payment.move_to(PaymentState.DECLINED)
-                payment.decline_reason = "No charge was made (the processor has no record of it)."
-                settled += 1
+        try:
+            settled_count += _recover_one(sessions, gateway, payment_id, now)
+        except GatewayError as exc:  # asked again on the next run
+            logger.warning("payment %s: the processor could not be asked: %s", payment_id, exc)
+    return settled_count
+
+
+def _recover_one(
+    sessions: sessionmaker[Session], gateway: PaymentGateway, payment_id: int, now: datetime
+) -> int:
+    with sessions() as s:
+        payment = s.get(Payment, payment_id)
+        assert payment is not None
+        key, total, since = payment.gateway_key, payment.total, payment.created_at
+    found = gateway.find(key, total, since)  # outside any transaction
+    with sessions() as s:
+        payment = s.get(Payment, payment_id)
+        assert payment is not None
+        if payment.state is PaymentState.PENDING and not move(s, payment, PaymentState.UNKNOWN):
+            return 0  # its own request answered meanwhile
+        if payment.state is not PaymentState.UNKNOWN:
+            return 0
+        if found is not None and found.outcome in (Outcome.APPROVED, Outcome.DECLINED):
+            if not record(s, payment, found):
+                s.rollback()
+                return 0
+            payment.review_note = None
             commit(s)
-    return settled
+            return 1
+        if found is None and payment.created_at < now - GIVE_UP_AFTER:
+            payment.review_note = (
+                "Needs review: the card processor has no record of this attempt, searched "
+                f"back to {since:%Y-%m-%d}. It stays unsettled (the money may have moved); "
+                "check the processor before marking it."
+            )
+        commit(s)
+        return 0

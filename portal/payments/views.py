@@ -166,16 +166,23 @@ def pay() -> Response | tuple[str, int]:
     except PaymentRefused as exc:
         page, status = _render_pay(str(exc), 400)
         return _with_accept_csp(current_app.make_response((page, status)))
-    payment = service.charge(
-        db.database().sessions, gateway, payment_id, method, email=user().email
-    )
+    sessions = db.database().sessions
+    payment = service.charge(sessions, gateway, payment_id, method, email=user().email)
+    if payment.state in (PaymentState.INIT, PaymentState.PENDING):
+        # Another request (a double click, a second tab, a phone retrying) is charging this
+        # very payment: wait for its answer instead of charging again.
+        settings: Settings = current_app.config["PORTAL_SETTINGS"]
+        wait = min(settings.authorizenet.timeout_seconds + 2, 15)
+        payment = service.settled(sessions, payment_id, wait_seconds=wait)
     if payment.state is PaymentState.DECLINED:
         message = f"Your payment was declined: {payment.decline_reason} Nothing was charged."
         page, status = _render_pay(message, 402)
         return _with_accept_csp(current_app.make_response((page, status)))
     if payment.state is PaymentState.SUCCEEDED:
         flash(f"Thank you! Your payment of ${payment.total:,.2f} was received.", "success")
-    return redirect(url_for("payments.receipt", payment_id=payment_id))
+    else:
+        flash("This payment is already being processed; you will not be charged twice.", "info")
+    return redirect(url_for("payments.receipt", payment_id=payment_id), code=303)
 
 
 def _own_payment(payment_id: int) -> Payment:

@@ -91,7 +91,7 @@ def test_paying_from_the_page_charges_once_and_shows_and_mails_the_receipt(
     login(client, "ada")
     first, second, third = two_customers["ada"]
     response, _ = pay_form(client, {first.id: "100.00", second.id: "50.00", third.id: "30.25"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     receipt = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Payment receipt" in receipt and "$180.25" in receipt
     assert gateway.calls == 1
@@ -191,7 +191,7 @@ def test_saved_method_is_listed_used_and_removed(app, client, two_customers, gat
     response, _ = pay_form(
         client, {second.id: "5.00"}, method=f"saved-{method_id}", opaque_value=""
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     removed = client.post(
         f"/payment-methods/{method_id}/remove",
         data={"csrf_token": csrf_token(client, "/payment-methods")},

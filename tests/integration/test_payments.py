@@ -247,17 +247,23 @@ def test_a_gateway_timeout_is_unknown_and_recovery_finds_the_charge(sessions, wo
     assert len(gateway.charges) == 1
 
 
-def test_an_unknown_attempt_with_no_trace_is_declined_after_the_wait(sessions, world):
+def test_an_unknown_attempt_with_no_trace_is_flagged_for_review_never_declined(sessions, world):
     gateway = FakeGateway(next_outcomes=[Outcome.UNKNOWN])
     payment = pay(sessions, gateway, world["ada"], {world["inv1"]: "100.00"})
     assert service.recover(sessions, gateway) == 0  # too early to say
     with sessions() as s:
         s.get(Payment, payment.id).created_at = utcnow() - timedelta(hours=1)
         s.commit()
-    assert service.recover(sessions, gateway) == 1
+    assert service.recover(sessions, gateway) == 0  # only the processor's word settles it
     with sessions() as s:
-        assert s.get(Payment, payment.id).state is PaymentState.DECLINED
-    assert balances(sessions)["inv1"] == Decimal("100.00")
+        stuck = s.get(Payment, payment.id)
+        assert stuck.state is PaymentState.UNKNOWN
+        assert "Needs review" in (stuck.review_note or "")
+    # the money may have moved: the invoice stays held, so it cannot be paid twice
+    with sessions() as s:
+        assert service.in_flight_by_invoice(s, [world["inv1"]]) == {
+            world["inv1"]: Decimal("100.00")
+        }
 
 
 class DyingGateway(FakeGateway):
