@@ -70,6 +70,8 @@ class InvoiceRecord:
     voided: bool = False
     lines: tuple[InvoiceLineRecord, ...] = ()
     updated_at: datetime | None = None
+    # Payments linked to it (LinkedTxn): those its balance already counts.
+    linked_payment_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,11 @@ class AccountingAdapter(Protocol):
 
     def invoice_pdf(self, invoice_id: str) -> bytes:
         """The invoice as QuickBooks prints it."""
+        ...
+
+    def find_payments(self, customer_id: str, reference: str) -> list[PaymentRecord]:
+        """The customer's Payments whose PaymentRefNum is `reference` (a write whose answer
+        was lost is found, and adopted, instead of being written twice)."""
         ...
 
     # Writes: `request_id` (at most 50 characters) makes each one idempotent, so a caller

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -10,7 +11,11 @@ from sqlalchemy.orm import Session
 
 from portal.billing.models import CatalogItem
 from sync.accounting import AccountingAdapter, AccountingError
-from sync.outbox import OutboxMessage, handler
+from sync.outbox import OutboxMessage, handler, written
+
+logger = logging.getLogger(__name__)
+
+BUSINESS_RULE = "6000"
 
 
 @handler("qbo.credit")
@@ -31,14 +36,55 @@ def write_credit(
         f"Portal credit: {data['reason']}",
         f"{message.request_id}-memo",
     )
-    applied = adapter.apply_credit(
-        data["customer_qbo_id"],
-        data["invoice_qbo_id"],
-        memo.id,
-        amount,
-        f"{message.request_id}-apply",
-    )
+    try:
+        applied = adapter.apply_credit(
+            data["customer_qbo_id"],
+            data["invoice_qbo_id"],
+            memo.id,
+            amount,
+            f"{message.request_id}-apply",
+        )
+    except AccountingError as exc:
+        if exc.code != BUSINESS_RULE:
+            raise
+        return _apply_what_fits(s, adapter, message, memo.id, amount, exc)
+    written(s, message, linked_txn_id=applied.id)
     return f"{memo.id}/{applied.id}"
+
+
+def _apply_what_fits(
+    s: Session,
+    adapter: AccountingAdapter,
+    message: OutboxMessage,
+    memo_id: str,
+    amount: Decimal,
+    refusal: AccountingError,
+) -> str:
+    """The invoice owes less than the credit now (paid or changed in QuickBooks meanwhile):
+    re-read it and apply what fits under a new request id (the refused one would only replay
+    its refusal); what is left stays on the memo as credit on the customer's account."""
+    invoice_id = message.data["invoice_qbo_id"]
+    try:
+        invoice = adapter.get_invoice(invoice_id)
+        balance = Decimal(0) if invoice.voided else invoice.balance
+    except AccountingError as exc:
+        if exc.code not in ("610", "2500"):
+            raise
+        balance = Decimal(0)  # deleted
+    fits = min(amount, balance)
+    logger.warning("credit %s: %s; applying %s of %s", message.id, refusal, fits, amount)
+    if fits <= 0:
+        written(s, message, not_applied=[invoice_id])
+        return f"{memo_id}/unapplied"
+    applied = adapter.apply_credit(
+        message.data["customer_qbo_id"],
+        invoice_id,
+        memo_id,
+        fits,
+        f"{message.request_id}-apply-{fits}",
+    )
+    written(s, message, linked_txn_id=applied.id)
+    return f"{memo_id}/{applied.id}"
 
 
 def _credit_item(s: Session, realm: str) -> str:

@@ -138,6 +138,16 @@ class FakeAccounting:
         self.get_invoice(invoice_id)
         return b"%PDF-1.4 fake"
 
+    def find_payments(self, customer_id: str, reference: str) -> list[PaymentRecord]:
+        self._call()
+        return [
+            r
+            for r in self._ordered(Entity.PAYMENT)
+            if isinstance(r, PaymentRecord)
+            and r.customer_id == customer_id
+            and r.reference == reference
+        ]
+
     # --- writes ---------------------------------------------------------------------------
 
     def _once(self, request_id: str, write: Callable[[], R]) -> R:
@@ -188,8 +198,14 @@ class FakeAccounting:
         self._row(Entity.CUSTOMER, customer_id)
         self._fits(applied)
         net = sum((self._apply(line) for line in applied), Decimal("0.00"))
+        payment_id = self._new_id()
+        for line in applied:
+            invoice = self.rows[Entity.INVOICE].get(line.txn_id)
+            if line.txn_type == "Invoice" and isinstance(invoice, InvoiceRecord):
+                links = (*invoice.linked_payment_ids, payment_id)
+                self.put(dataclasses.replace(invoice, linked_payment_ids=links))
         payment = PaymentRecord(
-            id=self._new_id(),
+            id=payment_id,
             sync_token=FIRST_VERSION,
             customer_id=customer_id,
             txn_date=txn_date,

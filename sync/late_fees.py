@@ -11,7 +11,7 @@ from portal.billing.models import CatalogItem, Invoice
 from portal.db import utcnow
 from portal.overdue.models import LateFee
 from sync.accounting import AccountingAdapter, AccountingError
-from sync.outbox import OutboxMessage, handler
+from sync.outbox import OutboxMessage, handler, written
 from sync.service import request_sync
 
 
@@ -35,6 +35,7 @@ def write_late_fee(
         invoice.qbo_id, item, fee.amount, fee.description, request_id=message.request_id
     )
     fee.written_at = utcnow()
+    written(s, message, sync_token=saved.sync_token)  # snapshots from this token on show it
     request_sync(s, message.realm_id)  # the mirror swaps our optimistic line for QuickBooks'
     return saved.id
 

@@ -125,6 +125,11 @@ def invoice(obj: Obj) -> InvoiceRecord:
         voided=total == 0 and obj.get("PrivateNote") == VOID_NOTE,
         lines=_invoice_lines(obj.get("Line") or []),
         updated_at=updated_at(obj),
+        linked_payment_ids=tuple(
+            str(link["TxnId"])
+            for link in obj.get("LinkedTxn") or []
+            if link.get("TxnType") == "Payment" and link.get("TxnId") is not None
+        ),
     )
 
 

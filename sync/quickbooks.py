@@ -52,6 +52,7 @@ Obj = dict[str, Any]
 MAX_PAGE = 1000
 CDC_LIMIT = 1000  # CDC answers at most this many objects in all, without paging
 MAX_REQUEST_ID = 50
+STALE_TRIES = 4  # a busy invoice edited in the office while we add a line
 STALE_OBJECT = "5010"
 # Inactive name-list rows are hidden from queries unless the query mentions Active.
 NAME_LISTS = (Entity.CUSTOMER, Entity.ITEM)
@@ -172,6 +173,27 @@ class QuickBooksAdapter:
         if not isinstance(pdf, bytes) or not pdf.startswith(b"%PDF"):
             raise AccountingError(f"QuickBooks answered {what} with something that is not a PDF")
         return pdf
+
+    def find_payments(self, customer_id: str, reference: str) -> list[PaymentRecord]:
+        """The customer's Payments with this PaymentRefNum (queried by customer, filtered here:
+        CustomerRef is a filterable field of Payment, PaymentRefNum is not documented as one)."""
+        if not customer_id.isdigit():
+            raise ValueError(f"not a QuickBooks customer Id: {customer_id!r}")
+        found: list[PaymentRecord] = []
+        start = 1
+        while True:
+            sql = (
+                f"SELECT * FROM Payment WHERE CustomerRef = '{customer_id}' "  # noqa: S608  (digits)
+                f"STARTPOSITION {start} MAXRESULTS {MAX_PAGE}"
+            )
+            rows = self._query(Entity.PAYMENT, sql)
+            for row in rows:
+                record = self._mapped(mapping.payment, row, "Payment")
+                if record.reference == reference:
+                    found.append(record)
+            if len(rows) < MAX_PAGE:
+                return found
+            start += MAX_PAGE
 
     def _read(self, entity: str, object_id: str) -> Obj:
         what = f"reading {entity} {object_id}"
@@ -302,17 +324,21 @@ class QuickBooksAdapter:
         return self._mapped(mapping.customer, self._unless_stale(attempt, request_id), "Customer")
 
     def _unless_stale(self, attempt: Callable[[str], Obj], request_id: str) -> Obj:
-        """Try once more on 5010 (someone changed the row since we read it), re-reading it."""
+        """Try again on 5010 (someone changed the row since we read it), re-reading it each
+        time, up to STALE_TRIES tries in all."""
         _check_request_id(request_id)
-        try:
-            return attempt(request_id)
-        except AccountingError as exc:
-            if exc.code != STALE_OBJECT:
-                raise
-            logger.info("stale SyncToken in %s; re-reading and trying once more", self.realm_id)
-        # QuickBooks replays the answer to a request id it has seen (here: the 5010), so the
-        # second try needs its own id; derived, so that a repeat of the whole call is a replay too
-        return attempt(f"{request_id[: MAX_REQUEST_ID - 3]}-r2")
+        rid = request_id
+        for n in range(2, STALE_TRIES + 2):
+            try:
+                return attempt(rid)
+            except AccountingError as exc:
+                if exc.code != STALE_OBJECT or n > STALE_TRIES:
+                    raise
+                logger.info("stale SyncToken in %s; re-reading and trying again", self.realm_id)
+            # QuickBooks replays the answer to a request id it has seen (here: the 5010), so
+            # the next try needs its own id; derived, so a repeat of the whole call replays too
+            rid = f"{request_id[: MAX_REQUEST_ID - 3]}-r{n}"
+        raise AssertionError("unreachable")
 
     def _write(self, entity: str, body: Obj, request_id: str, what: str) -> Obj:
         _check_request_id(request_id)

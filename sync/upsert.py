@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -32,6 +33,7 @@ from sync.accounting import (
     PaymentRecord,
     Record,
 )
+from sync.overlay import customer_overlay, invoice_overlay, owed
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +128,11 @@ def customers(s: Session, realm: str, records: Sequence[CustomerRecord]) -> Tall
     tally = Tally()
     now = utcnow()
     changed = _changed(s, Customer, realm, records, tally)
-    _upsert_rows(s, Customer, [_customer_row(realm, r, now) for r in changed])
+    overlay = customer_overlay(s, realm, changed)
+    rows = [_customer_row(realm, r, now) for r in changed]
+    for row in rows:
+        row["balance"] += overlay.get(row["qbo_id"], Decimal(0))
+    _upsert_rows(s, Customer, rows)
     return tally
 
 
@@ -221,6 +227,7 @@ def invoices(
     now = utcnow()
     present, cmap = _with_customer(s, realm, records, "Invoice", fetch, tally)
     kept = _changed(s, Invoice, realm, present, tally)
+    overlay = invoice_overlay(s, realm, kept)
     ids = _upsert_rows(
         s,
         Invoice,
@@ -234,7 +241,8 @@ def invoices(
                 "txn_date": r.txn_date,
                 "due_date": r.due_date,
                 "total_amt": r.total,
-                "balance": r.balance,
+                "balance": owed(r.balance, overlay.get(r.id, Decimal(0))),
+                "qbo_balance": r.balance,
                 "currency": r.currency,
                 "email_status": r.email_status,
                 "voided": r.voided,

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -18,39 +19,73 @@ from sync.accounting import (
     PaymentRecord,
     PaymentWrite,
 )
-from sync.outbox import OutboxMessage, batcher, handler
+from sync.outbox import OutboxMessage, batcher, handler, written
 from sync.outbox_batch import PaymentBatcher
 
 logger = logging.getLogger(__name__)
 
 BUSINESS_RULE = "6000"
+INVALID_REFERENCE = "2500"  # e.g. an invoice deleted (or voided) in QuickBooks meanwhile
+GONE = frozenset({"610", INVALID_REFERENCE})  # 610: object not found
+REFUSED_ALLOCATION = frozenset({BUSINESS_RULE, INVALID_REFERENCE, "610"})
 
 
 @handler("qbo.payment")
 def write_payment(
     s: Session, adapter: AccountingAdapter, message: OutboxMessage, options: Mapping[str, str]
 ) -> str:
-    """One QuickBooks Payment per portal payment, one line per invoice; requestid = outbox id."""
+    """One QuickBooks Payment per portal payment, one line per invoice; requestid = outbox id.
+
+    A message sent before (its answer lost, or parked and retried) first asks QuickBooks for
+    a Payment with its transaction id, and adopts one that exists instead of writing again."""
     payment = _payment(s, message)
     write = payment_write(s, message, options)
+    if _sent_before(message) and write.reference:
+        adopted = _adopt(adapter, write)
+        if adopted is not None:
+            logger.warning("payment %s: adopted QuickBooks Payment %s", payment.id, adopted.id)
+            return _recorded(s, message, payment, adopted)
     try:
-        saved = _record(adapter, write, message.request_id)
+        saved = adapter.record_payment(**_record_args(write, message.request_id))
     except AccountingError as exc:
-        if exc.code != BUSINESS_RULE:
+        if exc.code not in REFUSED_ALLOCATION:
             raise
-        # An invoice was paid in QuickBooks meanwhile: apply what still fits, keep the rest
-        # on the customer's account as a credit, and tell the bookkeeper.
+        # An invoice was paid, voided or deleted in QuickBooks meanwhile: apply what still
+        # fits, keep the rest on the customer's account as a credit, tell the bookkeeper.
         fitted = _fit(adapter, write.applied)
         cut = dataclasses.replace(write, applied=tuple(fitted))
-        saved = _record(adapter, cut, f"{message.request_id}-fit")
+        saved = adapter.record_payment(**_record_args(cut, f"{message.request_id}-fit"))
         left = payment.total - sum((a.amount for a in fitted), Decimal(0))
         payment.review_note = (
             f"QuickBooks refused the allocation ({exc}); ${left:,.2f} was left unapplied as "
             "a credit on the customer's account."
         )[:500]
         logger.warning("payment %s written back with %s unapplied", payment.id, left)
-    payment.qbo_payment_id = saved
-    return saved
+    return _recorded(s, message, payment, saved)
+
+
+def _sent_before(message: OutboxMessage) -> bool:
+    """Whether an earlier try may have reached QuickBooks."""
+    return message.attempts > 1 or message.generation > 0 or message.last_error is not None
+
+
+def _adopt(adapter: AccountingAdapter, write: PaymentWrite) -> PaymentRecord | None:
+    """The Payment an earlier try already made for this charge, if QuickBooks has one."""
+    assert write.reference is not None
+    found = adapter.find_payments(write.customer_id, write.reference)
+    matching = [p for p in found if p.total == write.total]
+    if len(matching) > 1:
+        logger.error("QuickBooks has %s Payments for charge %s", len(matching), write.reference)
+    return min(matching, key=lambda p: int(p.id) if p.id.isdigit() else 0, default=None)
+
+
+def _recorded(s: Session, message: OutboxMessage, payment: Payment, record: PaymentRecord) -> str:
+    """Keep the QuickBooks Payment's id and how the mirror will see it on each invoice."""
+    payment.qbo_payment_id = record.id
+    linked = {a.txn_id for a in record.applied if a.txn_type == "Invoice"}
+    missing = [a.invoice_qbo_id for a in payment.allocations if a.invoice_qbo_id not in linked]
+    written(s, message, linked_txn_id=record.id, not_applied=missing)
+    return record.id
 
 
 def payment_write(s: Session, message: OutboxMessage, options: Mapping[str, str]) -> PaymentWrite:
@@ -76,9 +111,7 @@ def payment_write(s: Session, message: OutboxMessage, options: Mapping[str, str]
 
 def payment_recorded(s: Session, message: OutboxMessage, record: PaymentRecord) -> str:
     """Keep the id of the QuickBooks Payment a batch made for the message."""
-    payment = _payment(s, message)
-    payment.qbo_payment_id = record.id
-    return record.id
+    return _recorded(s, message, _payment(s, message), record)
 
 
 def _payment(s: Session, message: OutboxMessage) -> Payment:
@@ -88,35 +121,42 @@ def _payment(s: Session, message: OutboxMessage) -> Payment:
     return payment
 
 
-def _record(adapter: AccountingAdapter, write: PaymentWrite, request_id: str) -> str:
-    record = adapter.record_payment(
-        write.customer_id,
-        write.applied,
-        write.total,
-        write.reference,
-        write.txn_date,
-        request_id,
-        deposit_account_id=write.deposit_account_id,
-        payment_method_id=write.payment_method_id,
-        note=write.note,
-    )
-    return record.id
+def _record_args(write: PaymentWrite, request_id: str) -> dict[str, Any]:
+    """The keyword arguments of AccountingAdapter.record_payment for a write."""
+    return {
+        "customer_id": write.customer_id,
+        "applied": write.applied,
+        "total": write.total,
+        "reference": write.reference,
+        "txn_date": write.txn_date,
+        "request_id": request_id,
+        "deposit_account_id": write.deposit_account_id,
+        "payment_method_id": write.payment_method_id,
+        "note": write.note,
+    }
 
 
 def _fit(adapter: AccountingAdapter, applied: tuple[AppliedLine, ...]) -> list[AppliedLine]:
     """Each line cut to its invoice's balance now in QuickBooks (lines at zero dropped)."""
     fitted = []
     for line in applied:
-        balance = adapter.get_invoice(line.txn_id).balance
+        try:
+            invoice = adapter.get_invoice(line.txn_id)
+        except AccountingError as exc:
+            if exc.code not in GONE:
+                raise
+            continue  # deleted in QuickBooks: nothing left to apply to
+        balance = Decimal(0) if invoice.voided else invoice.balance
         amount = min(line.amount, balance)
         if amount > 0:
             fitted.append(AppliedLine(line.txn_type, line.txn_id, amount))
     return fitted
 
 
-# Payments go in batches of up to 30; a 6000 fault (an invoice no longer open enough) sends
-# the item through write_payment at once, whose fallback knows what to do.
+# Payments go in batches of up to 30; a refused allocation (an invoice no longer open enough,
+# voided or deleted) sends the item through write_payment at once, whose fallback knows what
+# to do.
 batcher(
     "qbo.payment",
-    PaymentBatcher(payment_write, payment_recorded, alone=frozenset({BUSINESS_RULE})),
+    PaymentBatcher(payment_write, payment_recorded, alone=REFUSED_ALLOCATION),
 )

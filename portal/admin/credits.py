@@ -46,4 +46,5 @@ def issue_credit(
             "reason": reason[:200],
             "issued_by": by,
         },
+        effects=[(invoice.qbo_id, -amount)],
     )

@@ -133,7 +133,14 @@ def charge(s: Session, policy: LateFeePolicy, invoice_id: int, period: str, item
     )
     s.add(fee)
     s.flush()  # the unique (invoice, period) is checked here
-    message = outbox.enqueue(s, KIND, invoice.realm_id, {"late_fee_id": fee.id})
+    message = outbox.enqueue(
+        s,
+        KIND,
+        invoice.realm_id,
+        {"late_fee_id": fee.id},
+        dedupe_key=f"late_fee:{fee.id}",
+        effects=[(invoice.qbo_id, amount)],
+    )
     s.flush()
     fee.outbox_id = message.id
     _mirror(s, invoice, fee, item_id)

@@ -44,6 +44,9 @@ def card() -> Method:
     return Method(MethodKind.CARD, token=Token("COMMON.ACCEPT.INAPP.PAYMENT", secrets.token_hex(8)))
 
 
+GATEWAY = FakeGateway()  # one processor: transaction ids are unique, as real ones are
+
+
 def pay(sessions: sessionmaker[Session], customer_id: int, amounts: dict[int, str]) -> int:
     """One portal payment through the real service (fake card processor); its id."""
     method = card()
@@ -51,7 +54,7 @@ def pay(sessions: sessionmaker[Session], customer_id: int, amounts: dict[int, st
         payment = service.start(s, customer_id, None, amounts, secrets.token_urlsafe(18), method)
         s.commit()
         payment_id = payment.id
-    service.charge(sessions, FakeGateway(), payment_id, method)
+    service.charge(sessions, GATEWAY, payment_id, method)
     return payment_id
 
 
@@ -202,14 +205,16 @@ def test_an_item_refused_for_good_is_parked_alone_and_an_admin_retry_sends_it_al
     world = open_invoices(sessions, fake, 3)
     pay_each(sessions, world, 3)
     odd = messages(sessions)[0]
-    fake.item_faults[str(odd.id)] = AccountingError("Invalid Reference Id", code="2500")
+    fake.item_faults[str(odd.id)] = AccountingError("Required param missing", code="2020")
     first = outbox.drain(sessions, lambda realm: fake)
     assert (first.done, first.parked) == (2, 1)
     with sessions() as s:
         assert outbox.retry(s, odd.id)
         s.commit()
     assert outbox.drain(sessions, lambda realm: fake).done == 1
-    assert fake.batch_calls == 1 and odd.request_id in fake.replies
+    # refused outright, so nothing was written: the retry is a new request (not a replay of
+    # the refusal), sent alone
+    assert fake.batch_calls == 1 and f"{odd.request_id}-g1" in fake.replies
 
 
 def test_an_item_whose_invoice_was_paid_meanwhile_takes_the_fallback_at_once(sessions, fake):
