@@ -92,7 +92,10 @@ def _sorted_page(root: etree._Element, items: list[Transaction]) -> list[Transac
     order_by = text(root, "sorting/orderBy")
     if order_by:
         descending = flag(root, "sorting/orderDescending")
-        items = sorted(items, key=lambda t: (t.submitted, int(t.trans_id)), reverse=descending)
+        if order_by == "id":
+            items = sorted(items, key=lambda t: int(t.trans_id), reverse=descending)
+        else:
+            items = sorted(items, key=lambda t: (t.submitted, int(t.trans_id)), reverse=descending)
     limit_text, offset_text = text(root, "paging/limit"), text(root, "paging/offset")
     if limit_text and offset_text:
         limit, offset = int(limit_text), int(offset_text)

@@ -8,10 +8,12 @@ import string
 import threading
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sandbox.qbo.util import system_clock
 
+from . import models
 from .cards import Bank, Card, PaymentMethod
 from .faults import FaultInjector
 from .models import SETTLES_TO, AcceptToken, Batch, CustomerProfile, Transaction
@@ -182,6 +184,41 @@ class AnetState:
                 cutoff += timedelta(days=1)
             self._last_cutoff_check = now
         return created
+
+    def seed_charge(
+        self,
+        amount: Decimal,
+        invoice_number: str | None,
+        declined: bool = False,
+        card_number: str = "4111111111111111",
+        submitted: datetime | None = None,
+    ) -> Transaction:
+        """Record a card authCapture as createTransaction would, without HTTP or webhooks
+        (bulk data for tests and benchmarks; settle() batches it like any other)."""
+        with self.lock:
+            trans = Transaction(
+                trans_id=self.next_id("trans"),
+                transaction_type="authCaptureTransaction",
+                amount=amount,
+                status=models.DECLINED if declined else models.CAPTURED,
+                submitted=submitted or self.now(),
+                method=Card(card_number, 2030, 12, "123", "98004"),
+                response_code=2 if declined else 1,
+                reason_code=2 if declined else 1,
+                reason_text=(
+                    "This transaction has been declined."
+                    if declined
+                    else "This transaction has been approved."
+                ),
+                auth_code="" if declined else self.new_auth_code(),
+                avs_code="Y",
+                cvv_code="M",
+                invoice_number=invoice_number,
+                description="Seeded charge",
+                settle_amount=Decimal("0") if declined else amount,
+            )
+            self.transactions[trans.trans_id] = trans
+        return trans
 
     # lookups
 

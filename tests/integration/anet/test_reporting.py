@@ -6,6 +6,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import requests
+from authorizenet.constants import constants
+from lxml import etree
+
 from sandbox.authorizenet import AnetSandbox, ManualClock
 from tests.integration.anet.conftest import (
     START,
@@ -169,3 +173,47 @@ def test_paging_and_sorting_the_unsettled_list(gateway: Gateway) -> None:
     page = gateway.send("getUnsettledTransactionListRequest", sorting=sorting, paging=paging)
     assert [t.transId.text for t in page.transactions.transaction] == ids[::-1][:2]
     assert page.totalNumInResultSet.text == "3"
+
+
+def test_declined_transactions_are_listed_unsettled_and_then_in_their_batch(
+    gateway: Gateway, sandbox: AnetSandbox
+) -> None:
+    declined = gateway.charge("18.00", card(), invoice="INV-DECL", zip="46282")
+    assert response_code(declined) == "2"
+    [listed] = [t for t in unsettled(gateway) if t.invoiceNumber.text == "INV-DECL"]
+    assert listed.transactionStatus.text == "declined"
+    assert Decimal(listed.settleAmount.text) == 0  # nothing was taken
+    [batch] = sandbox.state.settle()
+    members = gateway.send("getTransactionListRequest", batchId=batch.batch_id)
+    assert members.transactions.transaction.transactionStatus.text == "declined"
+
+
+def test_paging_by_id_walks_a_long_list_page_by_page(
+    gateway: Gateway, sandbox: AnetSandbox
+) -> None:
+    seeded = [sandbox.state.seed_charge(Decimal("1.00"), f"S{n}").trans_id for n in range(25)]
+    sorting = contracts.TransactionListSorting(orderBy="id", orderDescending=False)
+    pages = []
+    for offset in (1, 2, 3, 4):
+        paging = contracts.Paging(limit=10, offset=offset)
+        pages.append(
+            gateway.send("getUnsettledTransactionListRequest", sorting=sorting, paging=paging)
+        )
+    assert [p.totalNumInResultSet.text for p in pages] == ["25"] * 4
+    listed = [t.transId.text for p in pages[:3] for t in p.transactions.transaction]
+    assert listed == seeded
+    assert first_message(pages[3])[0] == "I00004"  # past the end: no records
+
+
+def test_without_paging_the_unsettled_list_stops_at_a_thousand(
+    gateway: Gateway, sandbox: AnetSandbox
+) -> None:
+    for n in range(1_001):
+        sandbox.state.seed_charge(Decimal("1.00"), f"S{n}")
+    controller = gateway_controller(gateway, "getUnsettledTransactionListRequest")
+    raw = requests.post(
+        sandbox.api_url, data=controller.buildrequest(), headers=constants.headers, timeout=10
+    ).content
+    root = etree.fromstring(raw.removeprefix(b"\xef\xbb\xbf"))  # PyXB takes minutes on 1,000
+    assert len(root.findall("{*}transactions/{*}transaction")) == 1000
+    assert root.findtext("{*}totalNumInResultSet") == "1001"
