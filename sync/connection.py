@@ -132,6 +132,19 @@ def disconnect(
     logger.info("QuickBooks company %s disconnected", realm_id)
 
 
+def mark_needs_reconnect(sessions: sessionmaker[Session], realm_id: str) -> datetime | None:
+    """Flag the company for an admin to connect again; its connection time (None when not
+    connected), which names this connection in the e-mail telling the admins."""
+    with sessions() as s:
+        row = s.get(QboConnection, realm_id)
+        if row is None:
+            return None
+        row.needs_reconnect = True
+        connected_at = row.connected_at
+        s.commit()
+    return connected_at
+
+
 def connected_realms(sessions: sessionmaker[Session], include_broken: bool = False) -> list[str]:
     """Companies with stored tokens; without those an admin must connect again, unless asked."""
     query = sa.select(QboConnection.realm_id).order_by(QboConnection.realm_id)

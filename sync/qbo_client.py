@@ -17,7 +17,7 @@ from quickbooks.exceptions import QuickbooksException
 from requests_oauthlib import OAuth2Session
 
 from portal.config import QuickBooksSettings
-from sync.accounting import AccountingError
+from sync.accounting import AccountingError, AuthorizationLost
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ class Transient(Exception):
 
 class Unauthorized(Exception):
     """HTTP 401: the access token is expired or revoked."""
+
+
+class Forbidden(Exception):
+    """HTTP 403: the token is not (or no longer) good for this company."""
 
 
 class Malformed(Exception):
@@ -121,6 +125,8 @@ def _classify(response: requests.Response) -> None:
     status = response.status_code
     if status == 401:
         raise Unauthorized()
+    if status == 403:
+        raise Forbidden()
     if status == 429:
         raise Throttled()
     if status >= 500:
@@ -200,14 +206,21 @@ class Retrier:
                 return call(self.client_for(token))
             except Unauthorized:
                 if refreshed:
-                    raise AccountingError(
-                        f"QuickBooks refused a freshly renewed access token for {what}",
+                    raise AuthorizationLost(
+                        f"QuickBooks refused a freshly renewed access token for {what}; "
+                        "an administrator must connect QuickBooks again",
                         code="401",
                     ) from None
                 logger.info("access token refused for %s; renewing it", what)
                 self.tokens.refresh(token)
                 refreshed = True
                 continue
+            except Forbidden:
+                raise AuthorizationLost(
+                    f"QuickBooks answered 403 (not authorized for this company) for {what}; "
+                    "an administrator must connect QuickBooks again",
+                    code="403",
+                ) from None
             except Throttled:
                 failure = "answering 429 (too many requests)"
                 pause = float(self.settings.throttle_wait_seconds)

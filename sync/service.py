@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.config import Settings
 from portal.db import utcnow
 from sync.accounting import AccountingAdapter
-from sync.connection import connected_realms
+from sync.connection import connected_realms, mark_needs_reconnect
 from sync.mirror import Mirror, MirrorSettings, SyncBusy
 from sync.models import QboConnection, RunStatus, SyncRun, SyncState
 from sync.outbox import OutboxMessage, OutboxStatus
@@ -82,7 +82,9 @@ def sync_requested(app: Flask) -> list[SyncRun]:
 
 
 def write_back(app: Flask) -> object:
-    """Drain the outbox: portal payments and credits into QuickBooks."""
+    """Drain the outbox: portal payments and credits into QuickBooks. A company whose
+    authority is gone is paused (nothing parked), its admins are told once per connection,
+    and its writes resume by themselves once it is connected again."""
     import sync.handlers  # noqa: F401  (registers the handlers)
     from sync import outbox
 
@@ -92,7 +94,54 @@ def write_back(app: Flask) -> object:
         "payment_method_id": settings.quickbooks.payment_method_id,
         "credit_item_id": settings.quickbooks.credit_item_id,
     }
-    return outbox.drain(sessions_of(app), default_adapters(app), options=options)
+    sessions = sessions_of(app)
+    lost = needing_reconnect(sessions)
+    result = outbox.drain(sessions, default_adapters(app), options=options, paused=lost)
+    for realm in sorted(result.paused - set(lost)):
+        mark_needs_reconnect(sessions, realm)
+    for realm in sorted(result.paused | set(lost)):
+        tell_admins_to_reconnect(app, realm)
+    return result
+
+
+def needing_reconnect(sessions: sessionmaker[Session]) -> list[str]:
+    """Companies an admin must connect again before anything is written to them."""
+    with sessions() as s:
+        return list(
+            s.scalars(sa.select(QboConnection.realm_id).where(QboConnection.needs_reconnect))
+        )
+
+
+def tell_admins_to_reconnect(app: Flask, realm: str) -> int:
+    """E-mail each admin once per lost connection; how many e-mails were queued."""
+    from portal.accounts.models import PortalUser, Role
+    from portal.db import commit
+    from portal.mail import queue_email
+    from portal.mail.models import OutboundEmail
+
+    queued = 0
+    with sessions_of(app)() as s:
+        conn = s.get(QboConnection, realm)
+        stamp = f"{conn.connected_at:%Y%m%d%H%M%S}" if conn is not None else "none"
+        admins = s.scalars(sa.select(PortalUser).where(PortalUser.role == Role.ADMIN))
+        for admin in admins:
+            key = f"reconnect:{realm}:{stamp}:{admin.id}"
+            if not admin.email or s.scalar(
+                sa.select(OutboundEmail.id).where(OutboundEmail.dedupe_key == key)
+            ):
+                continue
+            queue_email(
+                s,
+                admin.email,
+                "Reconnect QuickBooks: payments are waiting to be written",
+                "email/reconnect_quickbooks.txt",
+                dedupe_key=key,
+                realm=realm,
+                business=app.config["BUSINESS_NAME"],
+            )
+            queued += 1
+        commit(s)
+    return queued
 
 
 def request_sync(s: Session, realm: str) -> None:

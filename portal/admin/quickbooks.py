@@ -9,12 +9,14 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    has_request_context,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Response
@@ -52,6 +54,16 @@ def _sessions() -> sessionmaker[Session]:
 def _settings() -> Settings:
     settings: Settings = current_app.config["PORTAL_SETTINGS"]
     return settings
+
+
+@bp.app_context_processor
+def _reconnect_banner() -> dict[str, object]:
+    """Every staff page says when QuickBooks must be connected again (writes are paused)."""
+    if not has_request_context() or not current_user.is_authenticated:
+        return {}  # e-mails are rendered outside requests
+    if current_user.role == Role.CUSTOMER:
+        return {}
+    return {"qbo_reconnect": service.needing_reconnect(db.database().sessions)}
 
 
 @bp.route("")

@@ -272,6 +272,9 @@ def move(s: Session, payment: Payment, new: PaymentState) -> bool:
     """Compare-and-set the payment from the state it was read in to `new`, in `s`'s
     transaction; False (and nothing changed) when another process moved it first."""
     old = payment.state
+    if not TRANSITIONS[old]:  # settled already: a late or second answer changes nothing
+        logger.warning("payment %s is %s already; %s is ignored", payment.id, old, new)
+        return False
     if new not in TRANSITIONS[old]:
         raise IllegalTransition(f"payment {payment.id}: {old} → {new} is not allowed")
     changed = s.execute(

@@ -80,13 +80,18 @@ def api_call(is_batch: bool = False) -> Callable[[Callable[..., Any]], Callable[
             state = sandbox_state()
             try:
                 _authenticate(state, realm_id)
+                if state.faults.take("forbid"):
+                    raise authorization_failed("Authorization was withdrawn for this company")
                 state.faults.admit(realm_id, is_batch)
             except QboFault as fault:
                 return fault_response(state, fault, state.companies.get(realm_id))
             try:
                 if state.faults.latency_seconds > 0:
                     time.sleep(state.faults.latency_seconds)
-                return _execute(state, realm_id, view, kwargs)
+                response = _execute(state, realm_id, view, kwargs)
+                if state.faults.take("lose"):  # done and remembered, but the answer is lost
+                    return Response("Gateway Timeout", 504, mimetype="text/html")
+                return response
             finally:
                 state.faults.release(realm_id)
 
@@ -233,5 +238,18 @@ def write_view(company: Company, entity_name: str) -> dict[str, Any]:
     """Create, update, sparse update, delete (?operation=delete) or void."""
     entity = _entity(entity_name)
     operation = request.args.get("operation")
-    result = writes.save(company, entity, _json_body(), operation, request.args.get("include"))
+    payload = _json_body()
+    _office_edit(company, entity, payload)
+    result = writes.save(company, entity, payload, operation, request.args.get("include"))
     return {entity: result}
+
+
+def _office_edit(company: Company, entity: str, payload: Any) -> None:
+    """An injected edit by someone else between the caller's read and its update."""
+    current = (
+        company.rows.get(entity, {}).get(str(payload.get("Id")))
+        if isinstance(payload, dict) and payload.get("Id")
+        else None
+    )
+    if current is not None and sandbox_state().faults.take("edits"):
+        company.stamp(entity, current, "Update")

@@ -12,6 +12,13 @@ Fault injection is global with optional per-company scoping:
   5xx; ``faults.fail_on_call(n, status)`` lets ``n - 1`` calls through and fails the n-th.
 - ``faults.expire_access_tokens()`` makes every current access token expired (API → 401);
   ``faults.revoke_refresh_tokens()`` makes every refresh token die (token → invalid_grant).
+- ``faults.lose_next_answers(count)``: the next ``count`` data API calls are carried out (and
+  remembered under their requestid) but their answers are lost: HTTP 504 from the gateway in
+  front of QuickBooks, as when a connection times out after the write.
+- ``faults.forbid_next(count)``: the next ``count`` data API calls get HTTP 403
+  AuthorizationFault (the company's authorization was withdrawn).
+- ``faults.edit_before_next_writes(count)``: someone edits the row in QuickBooks between the
+  caller's read and each of the next ``count`` updates, so its SyncToken moves (5010).
 - ``faults.reset()`` restores the defaults.
 """
 
@@ -212,6 +219,34 @@ class FaultInjector:
             self.throttle_body = "json"
             self._windows.clear()
             self._scheduled.clear()
+            self._lose = 0
+            self._forbid = 0
+            self._edits = 0
+
+    def lose_next_answers(self, count: int = 1) -> None:
+        """Carry out the next `count` calls but answer each with a gateway timeout (504)."""
+        with self._lock:
+            self._lose += count
+
+    def forbid_next(self, count: int = 1) -> None:
+        """Answer the next `count` calls with 403 AuthorizationFault."""
+        with self._lock:
+            self._forbid += count
+
+    def edit_before_next_writes(self, count: int = 1) -> None:
+        """Move the SyncToken of the row the next `count` updates target, just before them."""
+        with self._lock:
+            self._edits += count
+
+    def take(self, name: str) -> bool:
+        """Consume one of the scheduled `lose`, `forbid` or `edits` faults."""
+        attr = f"_{name}"
+        with self._lock:
+            left: int = getattr(self, attr)
+            if left <= 0:
+                return False
+            setattr(self, attr, left - 1)
+            return True
 
     def fail_next(self, count: int = 1, status: int = 503, realm_id: str | None = None) -> None:
         """Make the next `count` data API calls fail with HTTP `status`."""
