@@ -198,7 +198,7 @@ class AuthorizeNetGateway:
         leaves the unsettled list for a batch we have not read yet, so none slips through."""
         yield from self._pages("getUnsettledTransactionListRequest")
         seen: set[str] = set()
-        start, now = since.astimezone(UTC), self.clock().astimezone(UTC)
+        start, now = _aware(since), _aware(self.clock())
         while start < now:
             stop = min(start + BATCH_WINDOW, now)
             request = apicontractsv1.getSettledBatchListRequest()
@@ -227,8 +227,8 @@ class AuthorizeNetGateway:
             rows = root.findall(f"{_NS}transactions/{_NS}transaction")
             for row in rows:
                 yield _summary(row)
-            total = int(root.findtext(f"{_NS}totalNumInResultSet") or 0)
-            if len(rows) < PAGE_SIZE or page * PAGE_SIZE >= total:
+            total = root.findtext(f"{_NS}totalNumInResultSet")
+            if len(rows) < PAGE_SIZE or (total is not None and page * PAGE_SIZE >= int(total)):
                 return
             page += 1
 
@@ -386,6 +386,11 @@ def _utc(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A moment in UTC; a naive one is taken to be UTC already (as the database keeps it)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _naive(moment: datetime) -> datetime:
