@@ -46,6 +46,8 @@ class Reconciled:
     customer: Customer
     in_quickbooks: ReceivedPayment | None
     outbox: OutboxMessage | None
+    # How many mirrored QuickBooks Payments carry this charge's transaction id.
+    copies: int = 1
 
     @property
     def status(self) -> str:
@@ -58,6 +60,8 @@ class Reconciled:
             return "waiting for write-back"
         if self.in_quickbooks is None:
             return "written; not yet seen by sync"
+        if self.copies > 1:
+            return f"mismatch: in QuickBooks {self.copies} times"
         if self.in_quickbooks.deleted:
             return "mismatch: deleted in QuickBooks"
         if self.in_quickbooks.total_amt != self.payment.total:
@@ -82,11 +86,24 @@ def reconcile(s: Session, limit: int = PAGE) -> list[Reconciled]:
         .order_by(Payment.id.desc())
         .limit(limit)
     ).all()
+    keys = {f"payment:{p.id}": p.id for p, _c, _r in rows}
     messages = {
-        m.data.get("payment_id"): m
-        for m in s.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == "qbo.payment"))
+        keys[m.dedupe_key]: m
+        for m in s.scalars(sa.select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(keys)))
+        if m.dedupe_key
     }
-    return [Reconciled(p, c, r, messages.get(p.id)) for p, c, r in rows]
+    refs = [p.gateway_trans_id for p, _c, _r in rows if p.gateway_trans_id]
+    copies = dict(
+        s.execute(
+            sa.select(ReceivedPayment.reference, sa.func.count())
+            .where(ReceivedPayment.reference.in_(refs), ~ReceivedPayment.deleted)
+            .group_by(ReceivedPayment.reference)
+        ).all()
+    )
+    return [
+        Reconciled(p, c, r, messages.get(p.id), copies.get(p.gateway_trans_id, 1))
+        for p, c, r in rows
+    ]
 
 
 @bp.route("/payments")

@@ -7,6 +7,7 @@ Revises: 0007
 Create Date: 2026-11-30 15:30:00.000000
 """
 
+import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -28,6 +29,8 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("fault_code", sa.String(length=20), nullable=True))
         batch_op.create_unique_constraint(batch_op.f("uq_outbox_dedupe_key"), ["dedupe_key"])
+
+    _backfill_dedupe_keys()
 
     with op.batch_alter_table("outbound_email", schema=None) as batch_op:
         batch_op.add_column(sa.Column("dedupe_key", sa.String(length=80), nullable=True))
@@ -60,6 +63,29 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox_effect", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_effect_invoice", ["realm_id", "invoice_qbo_id"])
         batch_op.create_index(batch_op.f("ix_outbox_effect_message_id"), ["message_id"])
+
+
+def _backfill_dedupe_keys() -> None:
+    """Name the cause of the rows already queued (payments and late fees)."""
+    conn = op.get_bind()
+    outbox = sa.table(
+        "outbox",
+        sa.column("id", sa.Integer),
+        sa.column("kind", sa.String),
+        sa.column("payload", sa.Text),
+        sa.column("dedupe_key", sa.String),
+    )
+    fields = {"qbo.payment": ("payment", "payment_id"), "qbo.late_fee": ("late_fee", "late_fee_id")}
+    rows = conn.execute(sa.select(outbox.c.id, outbox.c.kind, outbox.c.payload)).all()
+    for row_id, kind, payload in rows:
+        if kind not in fields:
+            continue
+        prefix, field = fields[kind]
+        value = json.loads(payload).get(field)
+        if value is not None:
+            conn.execute(
+                outbox.update().where(outbox.c.id == row_id).values(dedupe_key=f"{prefix}:{value}")
+            )
 
 
 def downgrade() -> None:
