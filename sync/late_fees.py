@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import sqlalchemy as sa
@@ -13,6 +14,8 @@ from portal.overdue.models import LateFee
 from sync.accounting import AccountingAdapter, AccountingError
 from sync.outbox import OutboxMessage, handler, written
 from sync.service import request_sync
+
+logger = logging.getLogger(__name__)
 
 
 @handler("qbo.late_fee")
@@ -26,10 +29,15 @@ def write_late_fee(
     invoice = s.get(Invoice, fee.invoice_id)
     assert invoice is not None  # the fee row cascades with its invoice
     if invoice.voided or invoice.deleted:
-        raise AccountingError(
-            f"invoice {invoice.doc_number or invoice.qbo_id} was voided or deleted in QuickBooks "
-            f"after the late fee was charged; the ${fee.amount:,.2f} fee was not added"
+        # Nothing is owed on it any more, so there is nothing to add the fee to: done, with
+        # the reason as its result (a retry could never succeed; parking it would help no one).
+        logger.warning(
+            "late fee %s not added: invoice %s was voided or deleted in QuickBooks",
+            fee.id,
+            invoice.qbo_id,
         )
+        written(s, message, not_applied=[invoice.qbo_id])
+        return "not added: invoice voided"
     item = fee_item(s, message.realm_id, fee.item_name)
     saved = adapter.add_invoice_line(
         invoice.qbo_id, item, fee.amount, fee.description, request_id=message.request_id

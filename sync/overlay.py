@@ -62,10 +62,10 @@ def _shows(
     record: InvoiceRecord, status: OutboxStatus, linked: str | None, token: str | None
 ) -> bool:
     """Whether this snapshot of the invoice already carries a written effect."""
+    if record.voided:
+        return True  # nothing is owed on a voided invoice, whatever the portal still writes
     if status is not OutboxStatus.DONE:
         return False
-    if record.voided:
-        return True  # nothing is owed on it either way
     if linked is not None:
         return linked in record.linked_payment_ids
     if token is not None:

@@ -483,6 +483,29 @@ def test_a_late_fee_meeting_office_edits_is_written_and_stays_in_the_balance_mea
     assert balance_of(app, invoice.id) == owed
 
 
+def test_a_late_fee_on_an_invoice_voided_meanwhile_is_settled_not_parked(
+    app: Flask, sandboxes: Sandboxes
+):
+    qbo, _anet = sandboxes
+    invoice = overdue_invoice(app)
+    assert invoice.due_date is not None
+    with app.app_context():
+        apply_late_fees(
+            sessions_of(app), app.config["PORTAL_SETTINGS"], invoice.due_date + timedelta(days=40)
+        )
+    void_in_quickbooks(qbo, invoice)
+    with app.app_context():
+        assert sync_realm(app, REALM).error is None
+    drain_until_quiet(app)
+    rows = outbox_rows(app)
+    assert all(m.status is OutboxStatus.DONE for m in rows)
+    with sessions_of(app)() as s:
+        fee = s.scalars(sa.select(LateFee).where(LateFee.invoice_id == invoice.id)).one()
+    [voided] = [m for m in rows if m.id == fee.outbox_id]
+    assert voided.result_ref == "not added: invoice voided"
+    assert balance_of(app, invoice.id) == 0
+
+
 # --- 7. a revoked refresh token pauses, it does not park ------------------------------------
 
 
