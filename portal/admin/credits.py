@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from portal.billing.models import Customer, Invoice
 from portal.payments.service import PaymentRefused, parse_amount
 from sync import outbox
+from sync.outbox import OutboxMessage
 
 
 class CreditRefused(ValueError):
@@ -15,9 +16,20 @@ class CreditRefused(ValueError):
 
 
 def issue_credit(
-    s: Session, customer_id: int, invoice_id: int, raw_amount: str, reason: str, by: int | None
-) -> None:
-    """Lower the invoice now (optimistically) and queue the CreditMemo + application."""
+    s: Session,
+    customer_id: int,
+    invoice_id: int,
+    raw_amount: str,
+    reason: str,
+    by: int | None,
+    key: str | None = None,
+) -> bool:
+    """Lower the invoice now (optimistically) and queue the CreditMemo + application; False
+    when the form with this idempotency `key` was already taken (a double submit)."""
+    if key is not None and s.scalar(
+        sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == f"credit:{key}")
+    ):
+        return False
     invoice = s.scalar(
         sa.select(Invoice)
         .where(Invoice.id == invoice_id, Invoice.customer_id == customer_id)
@@ -46,5 +58,7 @@ def issue_credit(
             "reason": reason[:200],
             "issued_by": by,
         },
+        dedupe_key=f"credit:{key}" if key else None,
         effects=[(invoice.qbo_id, -amount)],
     )
+    return True

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import HiddenField, StringField
@@ -34,6 +36,8 @@ class CsrfOnly(FlaskForm):
 
 class CreditForm(FlaskForm):
     invoice_id = HiddenField(validators=[DataRequired()])
+    # one per rendered form: a double submit issues one credit
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
     amount = StringField("Amount", validators=[DataRequired(), Length(max=16)])
     reason = StringField("Reason", validators=[DataRequired(), CleanText(200)])
 
@@ -146,19 +150,27 @@ def credit(customer_id: int) -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             with db.transaction() as tx:
-                issue_credit(
+                issued = issue_credit(
                     tx,
                     customer_id,
                     int(form.invoice_id.data or 0),
                     form.amount.data or "",
                     form.reason.data or "",
                     user().id,
+                    key=form.idempotency_key.data,
                 )
         except (CreditRefused, ValueError) as exc:
             flash(str(exc) if isinstance(exc, CreditRefused) else "Choose an invoice.", "error")
             status = 400
-        else:
-            flash("Credit issued; it is written to QuickBooks within a few seconds.", "success")
+        except IntegrityError:  # the same form, submitted twice at once
+            issued = False
+        if status == 200:
+            flash(
+                "Credit issued; it is written to QuickBooks within a few seconds."
+                if issued
+                else "This credit was already issued; it was not issued twice.",
+                "success",
+            )
             return redirect(url_for("admin_payments.credit", customer_id=customer_id))
     elif request.method == "POST":
         status = 400
@@ -175,5 +187,10 @@ def credit(customer_id: int) -> Response | tuple[str, int]:
         )
     )
     return render_template(
-        "admin/credit.html", customer=customer, invoices=invoices, form=form, zero=Decimal(0)
+        "admin/credit.html",
+        customer=customer,
+        invoices=invoices,
+        form=form,
+        zero=Decimal(0),
+        idempotency_key=secrets.token_urlsafe(24),
     ), status

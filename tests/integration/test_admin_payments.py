@@ -149,10 +149,17 @@ def test_a_partial_credit_becomes_a_credit_memo_applied_to_the_invoice(app, setu
     sessions, ids = setup
     client = admin(app)
     page = f"/admin/customers/{ids['customer']}/credit"
-    response = post_form(
-        client, page, {"invoice_id": str(ids["invoice"]), "amount": "12.50", "reason": "goodwill"}
-    )
+    form = {
+        "invoice_id": str(ids["invoice"]),
+        "amount": "12.50",
+        "reason": "goodwill",
+        "idempotency_key": "credit-form-key-0001",
+    }
+    response = post_form(client, page, form)
     assert response.status_code == 302
+    again = post_form(client, page, form)  # a double submit of the same form
+    assert again.status_code == 302
+    assert "already issued" in client.get(page).get_data(as_text=True)
     with sessions() as s:
         assert s.get(Invoice, ids["invoice"]).balance == Decimal("87.50")
     assert outbox.drain(sessions, lambda realm: qbo).done == 1
@@ -175,7 +182,14 @@ def test_bad_credits_are_refused_and_change_nothing(app, setup, amount, message)
     client = admin(app)
     page = f"/admin/customers/{ids['customer']}/credit"
     response = post_form(
-        client, page, {"invoice_id": str(ids["invoice"]), "amount": amount, "reason": "x"}
+        client,
+        page,
+        {
+            "invoice_id": str(ids["invoice"]),
+            "amount": amount,
+            "reason": "x",
+            "idempotency_key": "credit-form-key-0002",
+        },
     )
     assert response.status_code == 400
     assert message in client.get(page).get_data(as_text=True) or message in response.get_data(
