@@ -221,15 +221,22 @@ def sandbox_authorizenet(args: tuple[str, ...]) -> None:
 
 
 @main.command()
-def worker() -> None:
-    """Run the scheduled jobs (QuickBooks sync, e-mail); the web processes never do."""
+@click.option("--once", is_flag=True, help="Run every job once, in order, then exit.")
+def worker(once: bool) -> None:
+    """Run the scheduled jobs (QuickBooks sync, write-back, recovery, e-mail); the web
+    processes never do."""
     import signal
 
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from sync.jobs import schedule
+    from sync.jobs import job_list, run_once, schedule
 
     with _app_context() as app:
+        if once:
+            for job in job_list(app.config["PORTAL_SETTINGS"]):
+                click.echo(f"running {job.id}")
+                run_once(app, job)
+            return
         scheduler = BlockingScheduler(timezone="UTC")
         ids = schedule(scheduler, app)
         click.echo(f"worker running jobs: {', '.join(ids)}")
@@ -246,10 +253,15 @@ def run(host: str | None, port: int | None, workers: int | None) -> None:
     from gunicorn.app.base import BaseApplication
 
     settings = _settings()
+    # A pay request may wait for the processor and then for a concurrent request's answer:
+    # gunicorn must not kill a worker that is only waiting (the payment would stay PENDING).
+    request_limit = settings.authorizenet.timeout_seconds + 45
     options = {
         "bind": f"{host or settings.server.host}:{port or settings.server.port}",
         "workers": workers or settings.server.workers,
         "accesslog": "-",
+        "timeout": request_limit,
+        "graceful_timeout": request_limit,
     }
 
     class _Gunicorn(BaseApplication):

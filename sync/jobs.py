@@ -71,6 +71,11 @@ def job_list(settings: Settings) -> list[Job]:
     ]
 
 
+def run_once(app: Flask, job: Job) -> None:
+    """Run one job now (`portal worker --once`); a failure is logged, like a scheduled run."""
+    _run_in_context(app, job)
+
+
 def _run_in_context(app: Flask, job: Job) -> None:
     with app.app_context():
         try:
