@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship, sessionmaker
 
 from portal.db import Base, str_enum, utcnow
 from sync.accounting import AccountingAdapter, AccountingError, AuthorizationLost
@@ -66,6 +66,10 @@ class OutboxMessage(Base):
     fault_code: Mapped[str | None] = mapped_column(sa.String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None]
+
+    effects: Mapped[list[OutboxEffect]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="OutboxEffect.id"
+    )
 
     @property
     def request_id(self) -> str:
@@ -124,17 +128,12 @@ def enqueue(
         payload=json.dumps(data, sort_keys=True),
         dedupe_key=dedupe_key,
     )
-    s.add(message)
-    s.flush()  # the unique dedupe key is checked here, and the effects need the id
     for invoice_qbo_id, amount in effects:
-        s.add(
-            OutboxEffect(
-                message_id=message.id,
-                realm_id=realm_id,
-                invoice_qbo_id=invoice_qbo_id,
-                amount=amount,
-            )
+        message.effects.append(
+            OutboxEffect(realm_id=realm_id, invoice_qbo_id=invoice_qbo_id, amount=amount)
         )
+    s.add(message)
+    s.flush()  # the unique dedupe key is checked here
     return message
 
 
@@ -324,7 +323,7 @@ def written(
     """Remember how a mirrored snapshot will show the message's effects: the Payment that
     links each invoice, or the invoice's SyncToken after the write. Invoices in
     `not_applied` were left out of the write (QuickBooks has nothing to show there)."""
-    for effect in s.scalars(sa.select(OutboxEffect).where(OutboxEffect.message_id == message.id)):
+    for effect in message.effects:
         effect.linked_txn_id = linked_txn_id
         effect.sync_token = sync_token
         if effect.invoice_qbo_id in not_applied:

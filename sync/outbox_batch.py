@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from sync.accounting import (
     MAX_BATCH,
@@ -57,6 +57,8 @@ class PaymentBatcher:
     recorded: Callable[[Session, OutboxMessage, PaymentRecord], str]
     # fault codes the one-at-a-time handler knows how to get around: it runs at once
     alone: frozenset[str] = frozenset()
+    # loads what the messages' items need in a few queries (instead of a few per message)
+    preload: Callable[[Session, Sequence[OutboxMessage]], None] = lambda s, messages: None
 
     def drain(self, run: Run, kind: str, limit: int) -> int:
         """Resend unfinished batches first, then send new ones; how many messages it took."""
@@ -94,6 +96,7 @@ class PaymentBatcher:
             messages = s.scalars(
                 sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
             ).all()
+            self.preload(s, messages)
             for message in messages:
                 try:
                     items[message.id] = self.write(s, message, run.options)
@@ -116,6 +119,12 @@ class PaymentBatcher:
         if not done:
             return
         with run.sessions() as s:
+            messages = s.scalars(
+                sa.select(OutboxMessage)
+                .where(OutboxMessage.id.in_(list(done)))
+                .options(selectinload(OutboxMessage.effects))
+            ).all()
+            self.preload(s, messages)
             for message_id, record in done.items():
                 message = s.get(OutboxMessage, message_id)
                 assert message is not None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
 
 from portal.billing.models import Customer
 from portal.payments.models import Payment
@@ -153,10 +154,25 @@ def _fit(adapter: AccountingAdapter, applied: tuple[AppliedLine, ...]) -> list[A
     return fitted
 
 
+def preload_payments(s: Session, messages: Sequence[OutboxMessage]) -> None:
+    """The payments of a batch, their allocations and customers, in three queries."""
+    ids = [m.data["payment_id"] for m in messages]
+    payments = s.scalars(
+        sa.select(Payment).where(Payment.id.in_(ids)).options(selectinload(Payment.allocations))
+    ).all()
+    customers = s.scalars(
+        sa.select(Customer).where(Customer.id.in_({p.customer_id for p in payments}))
+    ).all()
+    # the session's identity map holds objects weakly: keep them for the unit of work
+    s.info.setdefault("preloaded", []).extend([*payments, *customers])
+
+
 # Payments go in batches of up to 30; a refused allocation (an invoice no longer open enough,
 # voided or deleted) sends the item through write_payment at once, whose fallback knows what
 # to do.
 batcher(
     "qbo.payment",
-    PaymentBatcher(payment_write, payment_recorded, alone=REFUSED_ALLOCATION),
+    PaymentBatcher(
+        payment_write, payment_recorded, alone=REFUSED_ALLOCATION, preload=preload_payments
+    ),
 )
