@@ -404,22 +404,25 @@ def test_a_payment_covering_a_fresh_late_fee_is_written_after_the_fee(
 # --- 6. parked write-backs that no retry could fix ------------------------------------------
 
 
-def void_in_quickbooks(qbo: QboSandbox, invoice: Invoice) -> None:
+def void_in_quickbooks(qbo: QboSandbox, invoice: Invoice, how: str = "void") -> None:
+    """The bookkeeper voids (or deletes) the invoice in QuickBooks."""
+    from sandbox.qbo import writes
+
     company = qbo.state.companies[REALM]
     with qbo.state.lock:
-        from sandbox.qbo import writes
-
         row = company.rows["Invoice"][invoice.qbo_id]
-        writes.void(company, "Invoice", {"Id": row["Id"], "SyncToken": row["SyncToken"]})
+        action = writes.void if how == "void" else writes.delete
+        action(company, "Invoice", {"Id": row["Id"], "SyncToken": row["SyncToken"]})
 
 
+@pytest.mark.parametrize("how", ["void", "delete"])
 def test_a_payment_for_an_invoice_voided_meanwhile_is_written_unapplied_and_flagged(
-    app: Flask, sandboxes: Sandboxes
+    app: Flask, sandboxes: Sandboxes, how: str
 ):
     qbo, anet = sandboxes
     invoice = open_invoices(app)[0]
     paid = pay(app, anet, invoice, Decimal("20.00"))
-    void_in_quickbooks(qbo, invoice)
+    void_in_quickbooks(qbo, invoice, how)
     drain_until_quiet(app)
     assert [m.status for m in outbox_rows(app)] == [OutboxStatus.DONE]
     [written] = qbo_payments(app, state_of(app, paid.id).gateway_trans_id)
