@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -19,29 +18,14 @@ from portal import demo as demo_env
 from portal.billing.models import Invoice
 from portal.config import Settings
 from portal.payments import service
-from portal.payments.gateway import Token
-from portal.payments.models import MethodKind, Payment, PaymentState
-from portal.payments.service import Method
-from sandbox.authorizenet import AnetSandbox
-from sandbox.qbo import QboSandbox
+from portal.payments.models import Payment, PaymentState
 from sync.accounting import AppliedLine
 from sync.connection import adapter_for
 from sync.outbox import OutboxMessage, OutboxStatus
 from sync.service import sync_realm, write_back
 from tests.conftest import _wipe
-
-REALM = demo_env.DEMO_REALM
-
-
-@pytest.fixture
-def sandboxes(settings: Settings) -> Iterator[tuple[QboSandbox, AnetSandbox]]:
-    qbo = demo_env.start_sandbox(settings, 0, customers=4, invoices=40)
-    qbo.state.faults.throttle_limit = None
-    anet = demo_env.start_anet(0)
-    yield qbo, anet
-    anet.state.faults.release()
-    anet.stop()
-    qbo.stop()
+from tests.integration.money_world import *  # noqa: F403  (the sandboxes fixture)
+from tests.integration.money_world import REALM, pay, qbo_payments, recover, state_of
 
 
 @pytest.fixture
@@ -73,53 +57,6 @@ def invoice(app: Flask) -> Invoice:
             )
             .first()
         )
-
-
-def pay(app: Flask, anet: AnetSandbox, invoice: Invoice, amount: Decimal) -> Payment:
-    descriptor, value = anet.state.tokenize_card("4111111111111111", "12", "2030")
-    method = Method(MethodKind.CARD, token=Token(descriptor, value))
-    sessions = app.extensions["portal.db"].sessions
-    with app.app_context():
-        with sessions() as s:
-            payment = service.start(
-                s,
-                invoice.customer_id,
-                None,
-                {invoice.id: str(amount)},
-                secrets.token_urlsafe(18),
-                method,
-            )
-            s.commit()
-            payment_id = payment.id
-        return service.charge(sessions, app.extensions["portal.gateway"], payment_id, method)
-
-
-def qbo_payments(app: Flask, reference: str | None = None) -> list:
-    with app.app_context():
-        adapter = adapter_for(
-            app.config["PORTAL_SETTINGS"],
-            app.extensions["portal.db"].sessions,
-            app.extensions["portal.fernet"],
-            REALM,
-        )
-        from sync.accounting import Entity
-
-        rows = [r for page in adapter.pages(Entity.PAYMENT) for r in page]
-    return [r for r in rows if reference is None or r.reference == reference]
-
-
-def recover(app: Flask) -> int:
-    with app.app_context():
-        return service.recover(
-            app.extensions["portal.db"].sessions, app.extensions["portal.gateway"]
-        )
-
-
-def state_of(app: Flask, payment_id: int) -> Payment:
-    with app.extensions["portal.db"].sessions() as s:
-        payment = s.get(Payment, payment_id)
-        s.expunge(payment)
-        return payment
 
 
 @pytest.mark.parametrize("fault", ["hang_after_charge", "drop_after_charge"])
