@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta, timezone, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
 
@@ -34,6 +37,16 @@ class PortalSettings:
     encryption_key: str = _opt("", "Fernet key for secrets at rest.", secret=True)
     public_url: str = _opt("http://127.0.0.1:5000", "Base URL customers use.", url=True)
     business_name: str = _opt("Demo Utility Co.", "Shown on pages and e-mails.", max_len=120)
+    timezone: str = _opt(
+        "", "The company's time zone (IANA name or UTC offset); empty: as QuickBooks reports it."
+    )
+
+    def __post_init__(self) -> None:
+        if self.timezone:
+            try:
+                parse_zone(self.timezone)
+            except ValueError as exc:
+                raise ConfigError(f"portal.timezone: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -235,6 +248,33 @@ _SECTION_TYPES = {
 }
 
 
+OFFSET_RE = re.compile(r"(?:UTC)?([+-])(\d{2}):?(\d{2})")
+
+
+def parse_zone(text: str) -> tzinfo:
+    """An IANA time zone (America/Los_Angeles, UTC) or a fixed UTC offset (-08:00, +0530)."""
+    text = text.strip()
+    match = OFFSET_RE.fullmatch(text)
+    if match:
+        sign, hours, minutes = match.groups()
+        offset = timedelta(hours=int(hours), minutes=int(minutes))
+        if offset >= timedelta(hours=24) or int(minutes) >= 60:
+            raise ValueError(f"{text!r} is not a UTC offset")
+        return timezone(-offset if sign == "-" else offset)
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "America"
+        raise ValueError(
+            f"unknown time zone {text!r}: use an IANA name such as America/Los_Angeles "
+            "or a UTC offset such as -08:00"
+        ) from None
+
+
+# PORTAL_* variables that are not settings but are read by name elsewhere: the config file,
+# the test suite's database and its Chromium.
+NOT_SETTINGS = frozenset({"PORTAL_CONFIG", "PORTAL_TEST_DATABASE_URL", "PORTAL_CHROMIUM"})
+
+
 def env_name(section: str, key: str) -> str:
     """The environment variable that overrides a setting."""
     prefix = "PORTAL_" if section == "portal" else f"PORTAL_{section.upper()}_"
@@ -248,6 +288,7 @@ def load_settings(
 ) -> Settings:
     """Read the TOML file (PORTAL_CONFIG or ./config.toml), apply env and overrides, validate."""
     environ = os.environ if environ is None else environ
+    _check_environment(environ)
     raw = _read_file(path, environ)
     for section, values in (overrides or {}).items():
         raw.setdefault(section, {}).update(values)
@@ -260,6 +301,21 @@ def load_settings(
     settings = Settings(**sections)
     _check_combinations(settings)
     return _with_generated_keys(settings)
+
+
+def _check_environment(environ: Mapping[str, str]) -> None:
+    """A PORTAL_* variable that names no setting is a typo: stop, as for a wrong key in a file."""
+    valid = {
+        env_name(section, fld.name)
+        for section, cls in _SECTION_TYPES.items()
+        for fld in dataclasses.fields(cls)
+    }
+    known = valid | NOT_SETTINGS
+    unknown = sorted(name for name in environ if name.startswith("PORTAL_") and name not in known)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ConfigError(f"{unknown[0]}: unknown environment variable{hint}")
 
 
 def _read_file(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> dict[str, Any]:

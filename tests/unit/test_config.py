@@ -103,3 +103,52 @@ def test_cli_reports_a_config_error_in_one_clear_line(tmp_path: Path):
     assert result.exit_code == 1
     assert "configuration error: server.workers: must be at least 1" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_misspelled_environment_variable_stops_start_up_naming_it(tmp_path: Path):
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, "", environ={"PORTAL_MAIL_SMTP_PASWORD": "secret"})
+    message = str(caught.value)
+    assert message.startswith("PORTAL_MAIL_SMTP_PASWORD: unknown environment variable")
+    assert "did you mean PORTAL_MAIL_SMTP_PASSWORD?" in message
+    assert "secret" not in message
+
+
+def test_a_misspelled_portal_section_variable_suggests_the_closest_name(tmp_path: Path):
+    with pytest.raises(ConfigError, match="did you mean PORTAL_SECRET_KEY"):
+        _load(tmp_path, "", environ={"PORTAL_SECRET_KYE": "s" * 40})
+
+
+def test_environment_variables_that_are_not_settings_are_allowed(tmp_path: Path):
+    environ = {
+        "PORTAL_TEST_DATABASE_URL": "postgresql+psycopg://postgres@localhost/test",
+        "PORTAL_CHROMIUM": "/opt/chromium",
+        "PORTAL_SECRET_KEY": "s" * 40,
+        "PORTALS": "not ours",
+    }
+    assert _load(tmp_path, "", environ=environ).portal.secret_key == "s" * 40
+
+
+def test_cli_names_a_misspelled_environment_variable_in_one_line(tmp_path: Path):
+    path = tmp_path / "config.toml"
+    path.write_text(f'[portal]\ninstance_path = "{tmp_path}"\n')
+    env = {"PORTAL_CONFIG": str(path), "PORTAL_SERVER_WROKERS": "4"}
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+    assert result.exit_code == 1
+    assert (
+        "configuration error: PORTAL_SERVER_WROKERS: unknown environment variable; "
+        "did you mean PORTAL_SERVER_WORKERS?"
+    ) in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "UTC", "-08:00", "+05:30"])
+def test_the_company_time_zone_may_be_set(tmp_path: Path, zone: str):
+    settings = _load(tmp_path, "", environ={"PORTAL_TIMEZONE": zone})
+    assert settings.portal.timezone == zone
+
+
+@pytest.mark.parametrize("zone", ["Pacific Time", "America", "+25:00"])
+def test_an_unknown_time_zone_stops_start_up(tmp_path: Path, zone: str):
+    with pytest.raises(ConfigError, match=r"portal\.timezone: "):
+        _load(tmp_path, f'timezone = "{zone}"\n')
