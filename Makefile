@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# sudo -n never waits for a password: without passwordless sudo, `chromium` says what to run.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
 .PHONY: install demo test test-unit test-integration test-browser lint format chromium clean
 
@@ -20,7 +21,18 @@ install: $(STAMP)
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 chromium:
 	@if [ ! -x "$(CHROMIUM)" ]; then \
-		echo "installing Debian chromium for the browser tests"; \
+		if [ -n "$(SUDO)" ] && ! sudo -n true 2>/dev/null; then \
+			echo "The browser tests need Debian's Chromium ($(CHROMIUM) is missing). Install it:"; \
+			echo "    sudo apt-get install chromium"; \
+			if command -v sudo >/dev/null; then \
+				echo "sudo without a password is not available here, so make does not run it."; \
+			else \
+				echo "sudo is not installed here: run it as root."; \
+			fi; \
+			echo "Then run make test again (make test-unit and make test-integration need no browser)."; \
+			exit 1; \
+		fi; \
+		echo "installing Debian chromium for the browser tests$(if $(SUDO), (sudo without a password))"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
