@@ -119,8 +119,8 @@ def make_app(folder: Path, info: dict[str, str], page_size: int):
 
 def connect(app, settings) -> None:
     """The real OAuth round trip: authorize (auto-approved) → code → tokens stored."""
-    from sync.connection import authorization_url
-    from sync.connection import connect as store
+    from sync.quickbooks.connection import authorization_url
+    from sync.quickbooks.connection import connect as store
 
     answer = requests.get(authorization_url(settings, "bench"), allow_redirects=False, timeout=10)
     query = parse_qs(urlsplit(answer.headers["Location"]).query)
@@ -134,7 +134,7 @@ def connect(app, settings) -> None:
 
 
 def adapter(app, settings):
-    from sync.connection import adapter_for
+    from sync.quickbooks.connection import adapter_for
 
     return adapter_for(
         settings, app.extensions["portal.db"].sessions, app.extensions["portal.fernet"], REALM

@@ -168,7 +168,7 @@ def mail_send() -> None:
 @click.option("--realm", default=None, help="Only this company (default: every connected one).")
 def sync(kind: str | None, realm: str | None) -> None:
     """Mirror QuickBooks now (incremental, or full when due or asked)."""
-    from sync.connection import connected_realms
+    from sync.quickbooks.connection import connected_realms
     from sync.service import sessions_of, sync_realm
 
     with _app_context() as app:

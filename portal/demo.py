@@ -95,8 +95,8 @@ def sandbox_settings(
 
 def connect(app: Flask, settings: Settings) -> str:
     """Connect the demo company with the real OAuth round trip (the sandbox auto-approves)."""
-    from sync.connection import authorization_url, connected_realms
-    from sync.connection import connect as store
+    from sync.quickbooks.connection import authorization_url, connected_realms
+    from sync.quickbooks.connection import connect as store
 
     sessions = app.extensions["portal.db"].sessions
     if DEMO_REALM in connected_realms(sessions):

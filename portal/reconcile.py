@@ -22,7 +22,7 @@ from portal.db import utcnow
 from portal.payments.gateway import Outcome, PaymentGateway, ProcessorTransaction
 from portal.payments.models import Payment, PaymentState
 from sync.accounting import AccountingAdapter, Entity, PaymentRecord
-from sync.connection import connected_realms
+from sync.quickbooks.connection import connected_realms
 from sync.service import default_adapters, sessions_of
 
 logger = logging.getLogger(__name__)

@@ -184,6 +184,38 @@ class AuthorizationLost(AccountingError):
     """The QuickBooks connection must be made again by an admin (refresh token revoked)."""
 
 
+class NotFound(AccountingError):
+    """The object (or one it refers to) does not exist: deleted, or never there."""
+
+
+class StaleObject(AccountingError):
+    """Someone changed the object since it was read (its SyncToken moved)."""
+
+
+class BusinessRule(AccountingError):
+    """Refused by the accounting system's own rules (e.g. more than an open balance)."""
+
+
+class Throttled(AccountingError):
+    """Too many requests; try again later."""
+
+
+# QuickBooks Fault codes that have a type of their own.
+_BY_CODE: dict[str, type[AccountingError]] = {
+    "610": NotFound,  # Object Not Found
+    "2500": NotFound,  # Invalid Reference Id: it refers to a row that is not there
+    "5010": StaleObject,
+    "6000": BusinessRule,
+    "3001": Throttled,
+}
+
+
+def refusal(message: str, code: str | None, retryable: bool = False) -> AccountingError:
+    """The typed error for a Fault code (the code is kept for the words and the logs)."""
+    kind = _BY_CODE.get(code or "", AccountingError)
+    return kind(message, code=code, retryable=retryable)
+
+
 class WindowTooOld(AccountingError):
     """CDC cannot look back that far; a full mirror is needed."""
 

@@ -10,12 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from portal.billing.models import CatalogItem
-from sync.accounting import AccountingAdapter, AccountingError
+from sync.accounting import AccountingAdapter, AccountingError, BusinessRule, NotFound
 from sync.outbox import OutboxMessage, handler, written
 
 logger = logging.getLogger(__name__)
-
-BUSINESS_RULE = "6000"
 
 
 @handler("qbo.credit")
@@ -44,9 +42,7 @@ def write_credit(
             amount,
             f"{message.request_id}-apply",
         )
-    except AccountingError as exc:
-        if exc.code != BUSINESS_RULE:
-            raise
+    except BusinessRule as exc:
         return _apply_what_fits(s, adapter, message, memo.id, amount, exc)
     written(s, message, linked_txn_id=applied.id)
     return f"{memo.id}/{applied.id}"
@@ -67,9 +63,7 @@ def _apply_what_fits(
     try:
         invoice = adapter.get_invoice(invoice_id)
         balance = Decimal(0) if invoice.voided else invoice.balance
-    except AccountingError as exc:
-        if exc.code not in ("610", "2500"):
-            raise
+    except NotFound:
         balance = Decimal(0)  # deleted
     fits = min(amount, balance)
     logger.warning("credit %s: %s; applying %s of %s", message.id, refusal, fits, amount)

@@ -12,6 +12,7 @@ from sync.accounting import (
     MAX_BATCH,
     AccountingError,
     AppliedLine,
+    BusinessRule,
     ChangeSet,
     CreditMemoRecord,
     CustomerRecord,
@@ -19,6 +20,7 @@ from sync.accounting import (
     Entity,
     InvoiceLineRecord,
     InvoiceRecord,
+    NotFound,
     PaymentRecord,
     PaymentWrite,
     Record,
@@ -123,14 +125,14 @@ class FakeAccounting:
         self._call()
         row = self.rows[Entity.INVOICE].get(invoice_id)
         if not isinstance(row, InvoiceRecord):
-            raise AccountingError(f"Invoice {invoice_id} not found", code="610")
+            raise NotFound(f"Invoice {invoice_id} not found", code="610")
         return row
 
     def get_customer(self, customer_id: str) -> CustomerRecord:
         self._call()
         row = self.rows[Entity.CUSTOMER].get(customer_id)
         if not isinstance(row, CustomerRecord):
-            raise AccountingError(f"Customer {customer_id} not found", code="610")
+            raise NotFound(f"Customer {customer_id} not found", code="610")
         return row
 
     def invoice_pdf(self, invoice_id: str) -> bytes:
@@ -165,7 +167,7 @@ class FakeAccounting:
     def _row(self, entity: Entity, row_id: str) -> Record:
         row = self.rows[entity].get(row_id)
         if row is None:
-            raise AccountingError(f"{entity.value} {row_id} not found", code="610")
+            raise NotFound(f"{entity.value} {row_id} not found", code="610")
         return row
 
     def _apply(self, line: AppliedLine) -> Decimal:
@@ -174,7 +176,7 @@ class FakeAccounting:
         row = self._row(entity, line.txn_id)
         assert isinstance(row, InvoiceRecord | CreditMemoRecord)
         if line.amount > row.balance:
-            raise AccountingError(f"more than the open balance of {line.txn_id}", code="6000")
+            raise BusinessRule(f"more than the open balance of {line.txn_id}", code="6000")
         self.put(dataclasses.replace(row, balance=row.balance - line.amount))
         return line.amount if entity is Entity.INVOICE else -line.amount
 
@@ -185,7 +187,7 @@ class FakeAccounting:
             row = self._row(entity, line.txn_id)
             assert isinstance(row, InvoiceRecord | CreditMemoRecord)
             if line.amount > row.balance:
-                raise AccountingError(f"more than the open balance of {line.txn_id}", code="6000")
+                raise BusinessRule(f"more than the open balance of {line.txn_id}", code="6000")
 
     def _new_payment(
         self,

@@ -20,6 +20,7 @@ from sync.accounting import (
     ChangeSet,
     CustomerRecord,
     Entity,
+    NotFound,
     Record,
     WindowTooOld,
 )
@@ -153,10 +154,8 @@ class Mirror:
     def _fetch_customer(self, customer_id: str) -> CustomerRecord | None:
         try:
             return self.adapter.get_customer(customer_id)
-        except AccountingError as exc:
-            if exc.code == "610":
-                return None
-            raise
+        except NotFound:
+            return None
 
     # --- full ---------------------------------------------------------------------------
 

@@ -55,8 +55,8 @@ class PaymentBatcher:
     write: Callable[[Session, OutboxMessage, Mapping[str, str]], PaymentWrite]
     # records what QuickBooks made for a message; returns the message's result reference
     recorded: Callable[[Session, OutboxMessage, PaymentRecord], str]
-    # fault codes the one-at-a-time handler knows how to get around: it runs at once
-    alone: frozenset[str] = frozenset()
+    # refusals the one-at-a-time handler knows how to get around: it runs at once
+    alone: tuple[type[AccountingError], ...] = ()
     # loads what the messages' items need in a few queries (instead of a few per message)
     preload: Callable[[Session, Sequence[OutboxMessage]], None] = lambda s, messages: None
 
@@ -110,7 +110,7 @@ class PaymentBatcher:
         for message_id, outcome in outcomes.items():
             if not isinstance(outcome, AccountingError):
                 continue
-            if outcome.code in self.alone:
+            if isinstance(outcome, self.alone):
                 _go_alone(run, message_id, outcome)
             else:
                 record_failure(run, message_id, outcome)

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.config import Settings
 from portal.db import utcnow
 from sync.accounting import AccountingAdapter
-from sync.connection import connected_realms, mark_needs_reconnect
 from sync.mirror import Mirror, MirrorSettings, SyncBusy
 from sync.models import QboConnection, RunStatus, SyncRun, SyncState
 from sync.outbox import OutboxMessage, OutboxStatus
+from sync.quickbooks.connection import connected_realms, mark_needs_reconnect
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def default_adapters(app: Flask) -> AdapterFactory:
     factory: AdapterFactory | None = app.extensions.get("portal.adapter_factory")
     if factory is not None:  # unit tests supply the in-memory fake
         return factory
-    from sync.connection import adapter_for
+    from sync.quickbooks.connection import adapter_for
 
     settings: Settings = app.config["PORTAL_SETTINGS"]
     return lambda realm: adapter_for(

@@ -17,6 +17,8 @@ from sync.accounting import (
     AccountingAdapter,
     AccountingError,
     AppliedLine,
+    BusinessRule,
+    NotFound,
     PaymentRecord,
     PaymentWrite,
 )
@@ -25,10 +27,8 @@ from sync.outbox_batch import PaymentBatcher
 
 logger = logging.getLogger(__name__)
 
-BUSINESS_RULE = "6000"
-INVALID_REFERENCE = "2500"  # e.g. an invoice deleted (or voided) in QuickBooks meanwhile
-GONE = frozenset({"610", INVALID_REFERENCE})  # 610: object not found
-REFUSED_ALLOCATION = frozenset({BUSINESS_RULE, INVALID_REFERENCE, "610"})
+# An invoice paid (more than its open balance), voided or deleted in QuickBooks meanwhile.
+REFUSED_ALLOCATION = (BusinessRule, NotFound)
 
 
 @handler("qbo.payment")
@@ -49,7 +49,7 @@ def write_payment(
     try:
         saved = adapter.record_payment(**_record_args(write, message.request_id))
     except AccountingError as exc:
-        if exc.code not in REFUSED_ALLOCATION:
+        if not isinstance(exc, REFUSED_ALLOCATION):
             raise
         # An invoice was paid, voided or deleted in QuickBooks meanwhile: apply what still
         # fits, keep the rest on the customer's account as a credit, tell the bookkeeper.
@@ -143,9 +143,7 @@ def _fit(adapter: AccountingAdapter, applied: tuple[AppliedLine, ...]) -> list[A
     for line in applied:
         try:
             invoice = adapter.get_invoice(line.txn_id)
-        except AccountingError as exc:
-            if exc.code not in GONE:
-                raise
+        except NotFound:
             continue  # deleted in QuickBooks: nothing left to apply to
         balance = Decimal(0) if invoice.voided else invoice.balance
         amount = min(line.amount, balance)

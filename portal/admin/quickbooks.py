@@ -82,7 +82,7 @@ def status() -> str:
 @bp.route("/connect", methods=["POST"])
 @roles_required(Role.ADMIN)
 def connect() -> Response:
-    from sync.connection import authorization_url
+    from sync.quickbooks.connection import authorization_url
 
     ConnectForm().validate_on_submit()  # CSRF is checked before the view for every POST
     state = secrets.token_urlsafe(24)
@@ -98,7 +98,7 @@ def connect() -> Response:
 @bp.route("/callback")
 @roles_required(Role.ADMIN)
 def callback() -> Response:
-    from sync.connection import connect as store_connection
+    from sync.quickbooks.connection import connect as store_connection
 
     expected = session.pop(STATE_KEY, None)
     refused = request.args.get("error", "")
@@ -132,7 +132,7 @@ def callback() -> Response:
 @bp.route("/disconnect", methods=["POST"])
 @roles_required(Role.ADMIN)
 def disconnect() -> Response:
-    from sync.connection import disconnect as drop_connection
+    from sync.quickbooks.connection import disconnect as drop_connection
 
     form = RealmForm()
     if form.validate_on_submit():

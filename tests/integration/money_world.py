@@ -25,8 +25,8 @@ from portal.payments.service import Method
 from sandbox.authorizenet import AnetSandbox
 from sandbox.qbo import QboSandbox
 from sync.accounting import Entity, PaymentRecord
-from sync.connection import adapter_for
 from sync.quickbooks import QuickBooksAdapter
+from sync.quickbooks.connection import adapter_for
 from sync.service import sync_realm
 from tests.conftest import _wipe
 

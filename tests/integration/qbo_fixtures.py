@@ -26,8 +26,8 @@ from sandbox.qbo import (
     SandboxState,
     seed_company,
 )
-from sync.connection import adapter_for, authorization_url, connect
 from sync.quickbooks import QuickBooksAdapter
+from sync.quickbooks.connection import adapter_for, authorization_url, connect
 
 __all__ = [
     "adapter",

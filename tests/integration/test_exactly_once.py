@@ -20,8 +20,8 @@ from portal.config import Settings
 from portal.payments import service
 from portal.payments.models import Payment, PaymentState
 from sync.accounting import AppliedLine
-from sync.connection import adapter_for
 from sync.outbox import OutboxMessage, OutboxStatus
+from sync.quickbooks.connection import adapter_for
 from sync.service import sync_realm, write_back
 from tests.conftest import _wipe
 from tests.integration.money_world import *  # noqa: F403  (the sandboxes fixture)

@@ -26,10 +26,10 @@ from portal.overdue.fees import apply_late_fees, unpaid_fees
 from portal.overdue.models import LateFee, LateFeePolicyRow
 from sync import outbox
 from sync.accounting import AccountingError, Entity, InvoiceRecord
-from sync.connection import adapter_for
 from sync.fake import FakeAccounting
 from sync.mirror import Mirror, MirrorSettings
 from sync.outbox import OutboxMessage, OutboxStatus
+from sync.quickbooks.connection import adapter_for
 from sync.service import sync_realm, write_back
 from tests import records as rec
 from tests.conftest import _wipe, login, post_form, write_config

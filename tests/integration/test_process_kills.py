@@ -35,8 +35,8 @@ from portal.payments.models import MethodKind, Payment, PaymentState
 from portal.payments.service import Method
 from sandbox.authorizenet import AnetSandbox
 from sync.accounting import Entity, PaymentRecord
-from sync.connection import adapter_for
 from sync.outbox import OutboxMessage, OutboxStatus
+from sync.quickbooks.connection import adapter_for
 from sync.service import sync_realm, write_back
 from tests.conftest import PASSWORD, _wipe
 from tests.ledgers import assert_ledgers_agree

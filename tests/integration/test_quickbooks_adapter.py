@@ -28,10 +28,10 @@ from sync.accounting import (
     Entity,
     WindowTooOld,
 )
-from sync.connection import StoredTokens
 from sync.mirror import Mirror, MirrorSettings
 from sync.models import QboConnection, RunStatus
 from sync.quickbooks import QuickBooksAdapter
+from sync.quickbooks.connection import StoredTokens
 from tests.integration.qbo_fixtures import *  # noqa: F403  (fixtures)
 
 MakeAdapter = Callable[..., QuickBooksAdapter]

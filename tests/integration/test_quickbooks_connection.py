@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.config import Settings
 from sandbox.qbo import Company, QboSandbox
 from sync.accounting import AccountingError
-from sync.connection import (
+from sync.models import QboConnection
+from sync.quickbooks.connection import (
     adapter_for,
     authorization_url,
     connect,
@@ -22,7 +23,6 @@ from sync.connection import (
     disconnect,
     redirect_uri,
 )
-from sync.models import QboConnection
 from tests.integration.qbo_fixtures import *  # noqa: F403  (fixtures)
 
 

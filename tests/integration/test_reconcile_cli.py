@@ -27,8 +27,8 @@ from portal.payments.models import MethodKind, Payment, PaymentState
 from portal.payments.service import Method
 from sandbox.authorizenet import AnetSandbox
 from sandbox.qbo import QboSandbox
-from sync.connection import adapter_for
 from sync.fake import FakeAccounting
+from sync.quickbooks.connection import adapter_for
 from sync.service import sync_realm, write_back
 from tests import records as rec
 from tests.conftest import _wipe, write_config

@@ -1,7 +1,8 @@
 """The accounting adapter for QuickBooks Online (python-quickbooks + intuit-oauth).
 
-Only raw JSON goes through the SDK (query, get, change_data_capture, download_pdf, create and
-update); it is mapped to our records in sync.qbo_mapping, so no SDK object leaves this module.
+Only raw JSON goes through the SDK (query, get, change_data_capture, download_pdf, create
+and update); it is mapped to our records in sync.quickbooks.mapping, so no SDK object
+leaves this module.
 `calls` counts HTTP requests to the data API, retries included; OAuth requests (discovery,
 token refresh, revoke) are not counted: they are not billed against the API limits."""
 
@@ -19,7 +20,6 @@ from typing import Any, TypeVar
 from quickbooks.mixins import DecimalEncoder
 
 from portal.config import QuickBooksSettings
-from sync import qbo_mapping as mapping
 from sync.accounting import (
     MAX_BATCH,
     AccountingError,
@@ -33,9 +33,11 @@ from sync.accounting import (
     PaymentRecord,
     PaymentWrite,
     Record,
+    StaleObject,
     WindowTooOld,
 )
-from sync.qbo_client import (
+from sync.quickbooks import mapping
+from sync.quickbooks.client import (
     QboClient,
     Retrier,
     TokenSource,
@@ -53,7 +55,6 @@ MAX_PAGE = 1000
 CDC_LIMIT = 1000  # CDC answers at most this many objects in all, without paging
 MAX_REQUEST_ID = 50
 STALE_TRIES = 4  # a busy invoice edited in the office while we add a line
-STALE_OBJECT = "5010"
 # Inactive name-list rows are hidden from queries unless the query mentions Active.
 NAME_LISTS = (Entity.CUSTOMER, Entity.ITEM)
 
@@ -332,7 +333,7 @@ class QuickBooksAdapter:
             try:
                 return attempt(rid)
             except AccountingError as exc:
-                if exc.code != STALE_OBJECT or n > STALE_TRIES:
+                if not isinstance(exc, StaleObject) or n > STALE_TRIES:
                     raise
                 logger.info("stale SyncToken in %s; re-reading and trying again", self.realm_id)
             # QuickBooks replays the answer to a request id it has seen (here: the 5010), so

@@ -28,7 +28,7 @@ from portal.db import utcnow
 from sync import lease
 from sync.accounting import AccountingError, AuthorizationLost
 from sync.models import QboConnection
-from sync.quickbooks import QuickBooksAdapter
+from sync.quickbooks.adapter import QuickBooksAdapter
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from quickbooks.exceptions import QuickbooksException
 from requests_oauthlib import OAuth2Session
 
 from portal.config import QuickBooksSettings
-from sync.accounting import AccountingError, AuthorizationLost
+from sync.accounting import AccountingError, AuthorizationLost, refusal
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def fault_error(exc: QuickbooksException, what: str) -> AccountingError:
     """A QuickBooks Fault as our error, keeping its code as a string ("610")."""
     detail = f" ({exc.detail})" if exc.detail else ""
     message = f"QuickBooks refused {what}: {exc.message}{detail}"
-    return AccountingError(message, code=str(exc.error_code))
+    return refusal(message, str(exc.error_code))
 
 
 def item_fault(fault: Any, what: str) -> AccountingError:
@@ -177,7 +177,7 @@ def item_fault(fault: Any, what: str) -> AccountingError:
     message = f"QuickBooks refused {what}: {first.get('Message', 'no message')}{detail}"
     code = first.get("code")
     retryable = isinstance(fault, dict) and fault.get("type") == "SystemFault"
-    return AccountingError(message, code=str(code) if code else None, retryable=retryable)
+    return refusal(message, str(code) if code else None, retryable)
 
 
 class Retrier:
