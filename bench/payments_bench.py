@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 import sync.handlers  # noqa: E402, F401  (registers the write-back handlers and the batcher)
 from bench import mirror_bench  # noqa: E402
 from portal.billing.models import Invoice  # noqa: E402
+from portal.outbox import OutboxMessage, OutboxStatus  # noqa: E402
 from portal.payments import service  # noqa: E402
 from portal.payments.gateway import FakeGateway, Token  # noqa: E402
 from portal.payments.models import MethodKind  # noqa: E402
@@ -43,7 +44,6 @@ from portal.payments.service import Method  # noqa: E402
 from sync import outbox  # noqa: E402
 from sync.accounting import MAX_BATCH, AccountingError  # noqa: E402
 from sync.mirror import Mirror  # noqa: E402
-from sync.outbox import OutboxMessage, OutboxStatus  # noqa: E402
 from sync.service import mirror_settings  # noqa: E402
 
 WRITES = frozenset({"record_payment", "record_payments", "apply_credit", "create_credit_memo"})

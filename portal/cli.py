@@ -229,7 +229,7 @@ def worker(once: bool) -> None:
 
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from sync.jobs import job_list, run_once, schedule
+    from portal.worker import job_list, run_once, schedule
 
     with _app_context() as app:
         if once:
@@ -317,7 +317,7 @@ def demo(
     from portal.clock import today
     from portal.migrate import upgrade
     from portal.overdue.jobs import hourly
-    from sync.jobs import schedule
+    from portal.worker import schedule
     from sync.service import sync_realm
 
     base = _settings()

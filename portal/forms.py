@@ -1,14 +1,21 @@
-"""Shared form pieces: text fields that refuse what is not clean text."""
+"""Shared form pieces: a form that only carries the CSRF token, and text fields that refuse
+what is not clean text."""
 
 from __future__ import annotations
 
 import unicodedata
 from typing import Any
 
+from flask_wtf import FlaskForm
 from wtforms import Field, Form
 from wtforms.validators import ValidationError
 
 REPLACEMENT_CHAR = "\ufffd"
+
+
+class CsrfOnly(FlaskForm):
+    """Buttons and forms whose fields are read by hand: this carries the CSRF token, which
+    CSRFProtect checks on every POST before any view runs."""
 
 
 class CleanText:

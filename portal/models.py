@@ -13,10 +13,10 @@ from portal.billing.models import (
 from portal.billing.notices import Notice
 from portal.db import Base
 from portal.mail.models import OutboundEmail
+from portal.outbox import OutboxEffect, OutboxMessage
 from portal.overdue.models import CustomerOverdue, LateFee, LateFeePolicyRow
 from portal.payments.models import Payment, PaymentAllocation, SavedMethod
 from sync.models import Lease, QboConnection, SyncRun, SyncState
-from sync.outbox import OutboxEffect, OutboxMessage
 
 __all__ = [
     "AccountToken",

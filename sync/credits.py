@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from portal.billing.models import CatalogItem
+from portal.outbox import OutboxMessage
 from sync.accounting import AccountingAdapter, AccountingError, BusinessRule, NotFound
-from sync.outbox import OutboxMessage, handler, written
+from sync.outbox import handler, written
 
 logger = logging.getLogger(__name__)
 

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 from portal.billing.models import CatalogItem, Invoice
 from portal.db import utcnow
+from portal.outbox import OutboxMessage
 from portal.overdue.models import LateFee
 from sync.accounting import AccountingAdapter, AccountingError
-from sync.outbox import OutboxMessage, handler, written
-from sync.service import request_sync
+from sync.models import request_sync
+from sync.outbox import handler, written
 
 logger = logging.getLogger(__name__)
 

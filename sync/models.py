@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.db import Base, str_enum, utcnow
 
@@ -85,3 +85,13 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(sa.String(100))
     expires_at: Mapped[datetime]
+
+
+def request_sync(s: Session, realm: str) -> None:
+    """Ask the worker for an incremental sync of a company soon (a webhook, an admin, or a
+    write whose result the mirror should pick up)."""
+    state = s.get(SyncState, realm)
+    if state is None:
+        state = SyncState(realm_id=realm)
+        s.add(state)
+    state.run_requested_at = utcnow()

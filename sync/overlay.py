@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from portal.billing.models import Customer, Invoice
 from portal.db import utcnow
+from portal.outbox import OutboxEffect, OutboxMessage, OutboxStatus
 from sync.accounting import CustomerRecord, InvoiceRecord
-from sync.outbox import OutboxEffect, OutboxMessage, OutboxStatus
 
 CHUNK = 500  # ids per IN (...): well inside every database's limit on bound parameters
 

@@ -11,15 +11,19 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
+import sync.handlers  # noqa: F401  (registers every outbox handler)
 from portal.config import Settings
-from portal.db import utcnow
+from portal.outbox import OutboxMessage, OutboxStatus
+from sync import outbox
 from sync.accounting import AccountingAdapter
 from sync.mirror import Mirror, MirrorSettings, SyncBusy
-from sync.models import QboConnection, RunStatus, SyncRun, SyncState
-from sync.outbox import OutboxMessage, OutboxStatus
-from sync.quickbooks.connection import connected_realms, mark_needs_reconnect
+from sync.models import QboConnection, RunStatus, SyncRun, SyncState, request_sync
+from sync.outbox import DrainResult
+from sync.quickbooks.connection import adapter_for, connected_realms, mark_needs_reconnect
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["request_sync"]  # re-exported: web pages ask for a sync through this module
 
 AdapterFactory = Callable[[str], AccountingAdapter]
 
@@ -45,7 +49,6 @@ def default_adapters(app: Flask) -> AdapterFactory:
     factory: AdapterFactory | None = app.extensions.get("portal.adapter_factory")
     if factory is not None:  # unit tests supply the in-memory fake
         return factory
-    from sync.quickbooks.connection import adapter_for
 
     settings: Settings = app.config["PORTAL_SETTINGS"]
     return lambda realm: adapter_for(
@@ -81,13 +84,10 @@ def sync_requested(app: Flask) -> list[SyncRun]:
     return [r for r in runs if r is not None]
 
 
-def write_back(app: Flask) -> object:
-    """Drain the outbox: portal payments and credits into QuickBooks. A company whose
-    authority is gone is paused (nothing parked), its admins are told once per connection,
-    and its writes resume by themselves once it is connected again."""
-    import sync.handlers  # noqa: F401  (registers the handlers)
-    from sync import outbox
-
+def write_back(app: Flask) -> DrainResult:
+    """Drain the outbox: portal payments, credits and fees into QuickBooks. A company whose
+    authority is gone is paused (nothing parked, see `needing_reconnect`) and its writes
+    resume by themselves once it is connected again."""
     settings: Settings = app.config["PORTAL_SETTINGS"]
     options = {
         "deposit_account_id": settings.quickbooks.deposit_account_id,
@@ -99,8 +99,7 @@ def write_back(app: Flask) -> object:
     result = outbox.drain(sessions, default_adapters(app), options=options, paused=lost)
     for realm in sorted(result.paused - set(lost)):
         mark_needs_reconnect(sessions, realm)
-    for realm in sorted(result.paused | set(lost)):
-        tell_admins_to_reconnect(app, realm)
+    result.paused.update(lost)
     return result
 
 
@@ -110,47 +109,6 @@ def needing_reconnect(sessions: sessionmaker[Session]) -> list[str]:
         return list(
             s.scalars(sa.select(QboConnection.realm_id).where(QboConnection.needs_reconnect))
         )
-
-
-def tell_admins_to_reconnect(app: Flask, realm: str) -> int:
-    """E-mail each admin once per lost connection; how many e-mails were queued."""
-    from portal.accounts.models import PortalUser, Role
-    from portal.db import commit
-    from portal.mail import queue_email
-    from portal.mail.models import OutboundEmail
-
-    queued = 0
-    with sessions_of(app)() as s:
-        conn = s.get(QboConnection, realm)
-        stamp = f"{conn.connected_at:%Y%m%d%H%M%S}" if conn is not None else "none"
-        admins = s.scalars(sa.select(PortalUser).where(PortalUser.role == Role.ADMIN))
-        for admin in admins:
-            key = f"reconnect:{realm}:{stamp}:{admin.id}"
-            if not admin.email or s.scalar(
-                sa.select(OutboundEmail.id).where(OutboundEmail.dedupe_key == key)
-            ):
-                continue
-            queue_email(
-                s,
-                admin.email,
-                "Reconnect QuickBooks: payments are waiting to be written",
-                "email/reconnect_quickbooks.txt",
-                dedupe_key=key,
-                realm=realm,
-                business=app.config["BUSINESS_NAME"],
-            )
-            queued += 1
-        commit(s)
-    return queued
-
-
-def request_sync(s: Session, realm: str) -> None:
-    """Ask the worker for an incremental sync of a company soon."""
-    state = s.get(SyncState, realm)
-    if state is None:
-        state = SyncState(realm_id=realm)
-        s.add(state)
-    state.run_requested_at = utcnow()
 
 
 @dataclass(frozen=True)

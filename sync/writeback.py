@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from portal.billing.models import Customer
+from portal.outbox import OutboxMessage
 from portal.payments.models import Payment
 from sync.accounting import (
     AccountingAdapter,
@@ -22,7 +23,7 @@ from sync.accounting import (
     PaymentRecord,
     PaymentWrite,
 )
-from sync.outbox import OutboxMessage, batcher, handler, written
+from sync.outbox import batcher, handler, written
 from sync.outbox_batch import PaymentBatcher
 
 logger = logging.getLogger(__name__)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from portal import outbox
 from portal.billing.models import Customer, Invoice
+from portal.outbox import OutboxMessage
 from portal.payments.service import PaymentRefused, parse_amount
-from sync import outbox
-from sync.outbox import OutboxMessage
 
 
 class CreditRefused(ValueError):

@@ -15,23 +15,18 @@ from werkzeug.wrappers import Response
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
-from portal import db
+from portal import db, outbox
 from portal.accounts.models import Role
 from portal.admin.credits import CreditRefused, issue_credit
 from portal.auth import roles_required, user
 from portal.billing.models import Customer, Invoice, ReceivedPayment
-from portal.forms import CleanText
+from portal.forms import CleanText, CsrfOnly
+from portal.outbox import OutboxMessage, OutboxStatus
 from portal.payments.models import Payment, PaymentState
-from sync import outbox
-from sync.outbox import OutboxMessage, OutboxStatus
 
 bp = Blueprint("admin_payments", __name__, url_prefix="/admin")
 
 PAGE = 100
-
-
-class CsrfOnly(FlaskForm):
-    """Buttons that only need the CSRF token."""
 
 
 class CreditForm(FlaskForm):
@@ -130,7 +125,6 @@ def payments() -> str:
 @bp.route("/outbox/<int:message_id>/retry", methods=["POST"])
 @roles_required(Role.ADMIN)
 def retry(message_id: int) -> Response:
-    CsrfOnly().validate_on_submit()
     with db.transaction() as s:
         if not outbox.retry(s, message_id):
             abort(404)

@@ -30,6 +30,9 @@ from portal.config import Settings
 from sync import service
 from sync.accounting import AccountingError
 from sync.models import SyncState
+from sync.quickbooks.connection import authorization_url
+from sync.quickbooks.connection import connect as store_connection
+from sync.quickbooks.connection import disconnect as drop_connection
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +85,6 @@ def status() -> str:
 @bp.route("/connect", methods=["POST"])
 @roles_required(Role.ADMIN)
 def connect() -> Response:
-    from sync.quickbooks.connection import authorization_url
-
     ConnectForm().validate_on_submit()  # CSRF is checked before the view for every POST
     state = secrets.token_urlsafe(24)
     try:
@@ -98,8 +99,6 @@ def connect() -> Response:
 @bp.route("/callback")
 @roles_required(Role.ADMIN)
 def callback() -> Response:
-    from sync.quickbooks.connection import connect as store_connection
-
     expected = session.pop(STATE_KEY, None)
     refused = request.args.get("error", "")
     if refused:
@@ -132,8 +131,6 @@ def callback() -> Response:
 @bp.route("/disconnect", methods=["POST"])
 @roles_required(Role.ADMIN)
 def disconnect() -> Response:
-    from sync.quickbooks.connection import disconnect as drop_connection
-
     form = RealmForm()
     if form.validate_on_submit():
         drop_connection(

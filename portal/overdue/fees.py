@@ -17,14 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal import outbox
 from portal.billing.models import CatalogItem, Customer, Invoice, InvoiceLine
 from portal.config import Settings
 from portal.db import MONEY
+from portal.outbox import OutboxMessage, OutboxStatus
 from portal.overdue.models import LateFee
 from portal.overdue.policy import LateFeePolicy, fee_description, fee_for, fee_period
 from portal.overdue.store import current_policy
-from sync import outbox
-from sync.outbox import OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
 

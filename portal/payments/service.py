@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
+from portal import outbox
 from portal.accounts.models import PortalUser
 from portal.billing.models import Customer, Invoice
 from portal.db import commit, utcnow
@@ -39,7 +40,6 @@ from portal.payments.models import (
     PaymentState,
     SavedMethod,
 )
-from sync import outbox
 
 logger = logging.getLogger(__name__)
 

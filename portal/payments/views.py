@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal import db
@@ -17,6 +16,7 @@ from portal.auth import customer_required, user
 from portal.billing.models import Invoice
 from portal.clock import today
 from portal.config import Settings
+from portal.forms import CsrfOnly
 from portal.payments import service
 from portal.payments.gateway import GatewayError, PaymentGateway, SavedProfile, Token
 from portal.payments.models import MethodKind, Payment, PaymentState, SavedMethod
@@ -27,10 +27,6 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("payments", __name__)
 
 ACCEPT_DESCRIPTOR = "COMMON.ACCEPT.INAPP.PAYMENT"
-
-
-class CsrfOnly(FlaskForm):
-    """Forms whose fields are read by hand; this carries the CSRF token."""
 
 
 def _gateway() -> PaymentGateway | None:
@@ -149,8 +145,6 @@ def pay() -> Response | tuple[str, int]:
     if request.method == "GET" or gateway is None:
         page, status = _render_pay()
         return _with_accept_csp(current_app.make_response((page, status)))
-    if not CsrfOnly().validate_on_submit():
-        abort(400)
     try:
         method = _method_from_form()
         with db.transaction() as s:
@@ -228,7 +222,6 @@ def methods() -> str:
 @bp.route("/payment-methods/<int:method_id>/default", methods=["POST"])
 @customer_required
 def make_default(method_id: int) -> Response:
-    CsrfOnly().validate_on_submit()
     chosen = _own_method(method_id)
     with db.transaction() as s:
         for method in _methods():
@@ -241,7 +234,6 @@ def make_default(method_id: int) -> Response:
 @bp.route("/payment-methods/<int:method_id>/remove", methods=["POST"])
 @customer_required
 def remove(method_id: int) -> Response:
-    CsrfOnly().validate_on_submit()
     method = _own_method(method_id)
     gateway = _gateway()
     if gateway is not None:

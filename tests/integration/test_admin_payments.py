@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 import sync.handlers  # noqa: F401  (registers the write-back handlers)
 from portal.accounts.models import Role
 from portal.billing.models import Customer, Invoice, ReceivedPayment
+from portal.outbox import OutboxMessage, OutboxStatus
 from portal.payments import service
 from portal.payments.gateway import FakeGateway, Token
 from portal.payments.models import MethodKind, Payment
@@ -20,7 +21,6 @@ from portal.payments.service import Method
 from sync import outbox
 from sync.accounting import Entity
 from sync.fake import FakeAccounting
-from sync.outbox import OutboxMessage, OutboxStatus
 from tests import records as rec
 from tests.conftest import login, post_form
 

@@ -17,10 +17,10 @@ from portal import create_app, db
 from portal import demo as demo_env
 from portal.billing.models import Invoice
 from portal.config import Settings
+from portal.outbox import OutboxMessage, OutboxStatus
 from portal.payments import service
 from portal.payments.models import Payment, PaymentState
 from sync.accounting import AppliedLine
-from sync.outbox import OutboxMessage, OutboxStatus
 from sync.quickbooks.connection import adapter_for
 from sync.service import sync_realm, write_back
 from tests.conftest import _wipe

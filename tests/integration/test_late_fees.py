@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 import sync.handlers  # noqa: F401  (registers the write-back handlers)
 from portal import create_app
 from portal import demo as demo_env
+from portal import outbox as portal_outbox
 from portal.accounts.models import Role
 from portal.billing.models import CatalogItem, Customer, Invoice
 from portal.config import Settings, load_settings
+from portal.outbox import OutboxMessage, OutboxStatus
 from portal.overdue import fees as fees_module
 from portal.overdue.fees import apply_late_fees, unpaid_fees
 from portal.overdue.models import LateFee, LateFeePolicyRow
@@ -28,7 +30,6 @@ from sync import outbox
 from sync.accounting import AccountingError, Entity, InvoiceRecord
 from sync.fake import FakeAccounting
 from sync.mirror import Mirror, MirrorSettings
-from sync.outbox import OutboxMessage, OutboxStatus
 from sync.quickbooks.connection import adapter_for
 from sync.service import sync_realm, write_back
 from tests import records as rec
@@ -177,7 +178,7 @@ def test_a_crash_between_the_committed_fee_and_the_write_back_is_written_once(ap
 def test_a_job_that_dies_midway_keeps_whole_fees_and_the_next_run_adds_the_rest(
     app, sessions, qbo, monkeypatch
 ):
-    enqueue = outbox.enqueue
+    enqueue = portal_outbox.enqueue
     calls = []
 
     def dies_on_the_second(*args, **kwargs):

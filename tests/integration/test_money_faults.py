@@ -18,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 
+from portal import outbox, worker
 from portal.accounts.models import PortalUser, Role
 from portal.accounts.service import create_user
 from portal.admin.credits import issue_credit
@@ -25,6 +26,7 @@ from portal.billing.models import Invoice
 from portal.config import Settings, load_settings
 from portal.db import utcnow
 from portal.mail.models import OutboundEmail
+from portal.outbox import OutboxMessage, OutboxStatus
 from portal.overdue.fees import apply_late_fees
 from portal.overdue.models import LateFee
 from portal.payments import service
@@ -32,8 +34,7 @@ from portal.payments.models import Payment, PaymentState, SavedMethod
 from sandbox.authorizenet import AnetSandbox
 from sandbox.qbo import ManualClock, QboSandbox
 from sync.accounting import AppliedLine
-from sync.outbox import OutboxMessage, OutboxStatus
-from sync.service import sync_realm, write_back
+from sync.service import sync_realm
 from tests.conftest import PASSWORD, csrf_token, login, write_config
 from tests.integration.money_world import *  # noqa: F403  (sandboxes, app, helpers)
 from tests.integration.money_world import (
@@ -71,7 +72,7 @@ def drain_until_quiet(app: Flask, rounds: int = 6) -> None:
             )
             s.commit()
         with app.app_context():
-            write_back(app)
+            worker.write_back(app)  # as `portal worker` runs it (admins told of lost authority)
 
 
 def outbox_rows(app: Flask) -> list[OutboxMessage]:
@@ -287,8 +288,6 @@ def test_a_parked_batch_member_retried_alone_adopts_the_payment_quickbooks_has(
         s.execute(sa.update(OutboxMessage).values(status=OutboxStatus.PARKED))
         s.commit()
         first = s.scalars(sa.select(OutboxMessage.id).order_by(OutboxMessage.id)).first()
-        from sync import outbox
-
         assert first is not None and outbox.retry(s, first)
         s.commit()
     drain_until_quiet(app)

@@ -13,8 +13,10 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 import sync.writeback  # noqa: F401  (registers the write-back handlers)
+from portal import outbox as portal_outbox
 from portal.billing.models import Customer, Invoice
 from portal.db import utcnow
+from portal.outbox import OutboxMessage, OutboxStatus
 from portal.payments import service
 from portal.payments.gateway import FakeGateway, Outcome, Token
 from portal.payments.models import MethodKind, Payment, PaymentState, SavedMethod
@@ -22,7 +24,6 @@ from portal.payments.service import Method, PaymentRefused
 from sync import outbox
 from sync.accounting import Entity
 from sync.fake import FakeAccounting
-from sync.outbox import OutboxMessage, OutboxStatus
 from tests import records as rec
 
 
@@ -322,7 +323,7 @@ def test_write_back_failures_are_retried_then_parked_and_can_be_retried(sessions
     with sessions() as s:
         row = s.scalar(sa.select(OutboxMessage))
         assert row.status is OutboxStatus.PARKED and "injected failure" in row.last_error
-        assert outbox.retry(s, row.id)
+        assert portal_outbox.retry(s, row.id)
         s.commit()
     assert drain(sessions, qbo).done == 1
     assert len(qbo.rows[Entity.PAYMENT]) == 1

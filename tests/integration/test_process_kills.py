@@ -29,13 +29,13 @@ from portal.accounts.service import create_user
 from portal.billing.models import Invoice
 from portal.config import Settings
 from portal.db import utcnow
+from portal.outbox import OutboxMessage, OutboxStatus
 from portal.payments import service
 from portal.payments.gateway import Token
 from portal.payments.models import MethodKind, Payment, PaymentState
 from portal.payments.service import Method
 from sandbox.authorizenet import AnetSandbox
 from sync.accounting import Entity, PaymentRecord
-from sync.outbox import OutboxMessage, OutboxStatus
 from sync.quickbooks.connection import adapter_for
 from sync.service import sync_realm, write_back
 from tests.conftest import PASSWORD, _wipe

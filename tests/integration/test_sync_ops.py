@@ -23,8 +23,8 @@ from portal.cli import main
 from portal.config import load_settings
 from portal.db import utcnow
 from portal.webhooks import signature_valid
+from portal.worker import job_list, schedule
 from sync.fake import FakeAccounting
-from sync.jobs import job_list, schedule
 from sync.models import QboConnection, RunStatus, SyncRun, SyncState
 from sync.service import sync_requested
 from tests import records as rec
@@ -230,7 +230,7 @@ def test_portal_sync_without_a_connection_says_what_to_do(app: Flask):
 def test_the_sync_page_counts_waiting_and_parked_writes(
     app: Flask, client: FlaskClient, make_user, connected: FakeAccounting
 ):
-    from sync.outbox import OutboxMessage, OutboxStatus
+    from portal.outbox import OutboxMessage, OutboxStatus
 
     with app.app_context(), db.transaction() as s:
         s.add(OutboxMessage(kind="qbo.payment", realm_id="realm-9", payload="{}"))

@@ -12,8 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 import sync.writeback  # noqa: F401  (registers the write-back handlers and the batcher)
+from portal import outbox as portal_outbox
 from portal.billing.models import Customer, Invoice
 from portal.db import utcnow
+from portal.outbox import OutboxMessage, OutboxStatus
 from portal.payments import service
 from portal.payments.gateway import FakeGateway, Token
 from portal.payments.models import MethodKind, Payment
@@ -29,7 +31,6 @@ from sync.accounting import (
 )
 from sync.fake import FakeAccounting
 from sync.mirror import Mirror
-from sync.outbox import OutboxMessage, OutboxStatus
 from sync.quickbooks import QuickBooksAdapter
 from tests import records as rec
 from tests.integration.qbo_fixtures import *  # noqa: F403  (sandbox, connected, adapter, ...)
@@ -209,7 +210,7 @@ def test_an_item_refused_for_good_is_parked_alone_and_an_admin_retry_sends_it_al
     first = outbox.drain(sessions, lambda realm: fake)
     assert (first.done, first.parked) == (2, 1)
     with sessions() as s:
-        assert outbox.retry(s, odd.id)
+        assert portal_outbox.retry(s, odd.id)
         s.commit()
     assert outbox.drain(sessions, lambda realm: fake).done == 1
     # refused outright, so nothing was written: the retry is a new request (not a replay of

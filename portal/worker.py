@@ -1,4 +1,5 @@
-"""The worker's periodic jobs, declared once with stable ids (rescheduling is idempotent)."""
+"""`portal worker`: the periodic jobs, declared once with stable ids (rescheduling is
+idempotent), run in one process per installation."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from dataclasses import dataclass
 from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
+from portal.admin.alerts import tell_admins_to_reconnect
 from portal.config import Settings
+from portal.mail import deliver
+from portal.overdue.jobs import hourly
+from portal.payments.jobs import recover_payments
+from sync import service
+from sync.outbox import DrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -23,51 +30,23 @@ class Job:
     seconds: int
 
 
-def _sync_all(app: Flask) -> object:
-    from sync.service import sync_all
-
-    return sync_all(app)
-
-
-def _sync_requested(app: Flask) -> object:
-    from sync.service import sync_requested
-
-    return sync_requested(app)
-
-
-def _write_back(app: Flask) -> object:
-    from sync.service import write_back
-
-    return write_back(app)
-
-
-def _recover_payments(app: Flask) -> object:
-    from portal.payments.jobs import recover_payments
-
-    return recover_payments(app)
-
-
-def _send_mail(app: Flask) -> object:
-    from portal.mail import deliver
-
-    return deliver()
-
-
-def _late_fees(app: Flask) -> object:
-    from portal.overdue.jobs import hourly
-
-    return hourly(app)
+def write_back(app: Flask) -> DrainResult:
+    """Drain the outbox; tell the admins (once) about a company whose authority is gone."""
+    result = service.write_back(app)
+    for realm in sorted(result.paused):
+        tell_admins_to_reconnect(app, realm)
+    return result
 
 
 def job_list(settings: Settings) -> list[Job]:
     """Every periodic job, with its interval."""
     return [
-        Job("qbo-sync", _sync_all, settings.sync.interval_minutes * 60),
-        Job("qbo-sync-requested", _sync_requested, 15),
-        Job("qbo-write-back", _write_back, 15),
-        Job("payments-recover", _recover_payments, 60),
-        Job("mail-send", _send_mail, 60),
-        Job("late-fees", _late_fees, 3600),
+        Job("qbo-sync", service.sync_all, settings.sync.interval_minutes * 60),
+        Job("qbo-sync-requested", service.sync_requested, 15),
+        Job("qbo-write-back", write_back, 15),
+        Job("payments-recover", recover_payments, 60),
+        Job("mail-send", lambda app: deliver(), 60),
+        Job("late-fees", hourly, 3600),
     ]
 
 
