@@ -91,12 +91,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return sa.create_engine(url, **kwargs)
 
 
+class UnitOfWork(Session):
+    """The one kind of session, for views and jobs alike: whatever calls commit(), what
+    waited for the commit (`after_commit`, e.g. sending the e-mail it queued) runs after
+    it, and a rollback drops it."""
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        except BaseException:
+            self.info.pop("after_commit", None)
+            raise
+        for hook in self.info.pop("after_commit", []):
+            hook()
+
+    def rollback(self) -> None:
+        self.info.pop("after_commit", None)
+        super().rollback()
+
+
 class Database:
     """The engine and session factory of one app."""
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions: sessionmaker[Session] = sessionmaker(
+            self.engine, class_=UnitOfWork, expire_on_commit=False
+        )
 
 
 def init_app(app: Flask, url: str) -> Database:
@@ -123,26 +144,19 @@ def session() -> Session:
 
 @contextmanager
 def transaction() -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
+    """One unit of work in a request: commit on success, roll back on any error."""
     s = session()
     try:
         yield s
     except BaseException:
         s.rollback()
-        s.info.pop("after_commit", None)
         raise
-    commit(s)
+    s.commit()
 
 
 def commit(s: Session) -> None:
-    """Commit, then run what waited for the commit (e.g. send the e-mail it queued)."""
-    try:
-        s.commit()
-    except BaseException:
-        s.info.pop("after_commit", None)
-        raise
-    for hook in s.info.pop("after_commit", []):
-        hook()
+    """Commit (a UnitOfWork then runs what waited for the commit)."""
+    s.commit()
 
 
 def after_commit(s: Session, hook: Callable[[], None]) -> None:
