@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,31 @@ def default_adapters(app: Flask) -> AdapterFactory:
     settings: Settings = app.config["PORTAL_SETTINGS"]
     return lambda realm: adapter_for(
         settings, sessions_of(app), app.extensions["portal.fernet"], realm
+    )
+
+
+# A customer waiting for a page: one try, a short timeout, never the worker's 60 s waits.
+WEB_TIMEOUT_SECONDS = 10
+
+
+def web_adapters(app: Flask) -> AdapterFactory:
+    """Adapters for the web path (a PDF in a request): no retries, no waiting after a 429,
+    a short timeout; a failure is shown to the customer at once instead of holding a worker."""
+    factory: AdapterFactory | None = app.extensions.get("portal.adapter_factory")
+    if factory is not None:
+        return factory
+    settings: Settings = app.config["PORTAL_SETTINGS"]
+    quick = dataclasses.replace(
+        settings,
+        quickbooks=dataclasses.replace(
+            settings.quickbooks,
+            max_retries=0,
+            throttle_wait_seconds=0,
+            timeout_seconds=min(settings.quickbooks.timeout_seconds, WEB_TIMEOUT_SECONDS),
+        ),
+    )
+    return lambda realm: adapter_for(
+        quick, sessions_of(app), app.extensions["portal.fernet"], realm
     )
 
 

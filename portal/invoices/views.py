@@ -17,7 +17,7 @@ from portal.config import Settings
 from portal.invoices import pdf_cache, service, statements
 from portal.invoices.pdf import statement_pdf
 from sync.accounting import AccountingError
-from sync.service import default_adapters
+from sync.service import web_adapters
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def pdf(invoice_id: int) -> Response | tuple[str, int]:
     try:
         data = pdf_cache.invoice_pdf(
             settings.instance / "pdf-cache",
-            default_adapters(current_app),
+            web_adapters(current_app),
             invoice.realm_id,
             invoice.qbo_id,
             invoice.sync_token,

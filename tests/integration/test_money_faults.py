@@ -4,6 +4,7 @@ portal's payments, QuickBooks (python-quickbooks) and the processor (the authori
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 import threading
@@ -33,8 +34,8 @@ from portal.payments import service
 from portal.payments.models import Payment, PaymentState, SavedMethod
 from sandbox.authorizenet import AnetSandbox
 from sandbox.qbo import ManualClock, QboSandbox
-from sync.accounting import AppliedLine
-from sync.service import sync_realm
+from sync.accounting import AccountingError, AppliedLine
+from sync.service import sync_realm, web_adapters
 from tests.conftest import PASSWORD, csrf_token, login, write_config
 from tests.integration.money_world import *  # noqa: F403  (sandboxes, app, helpers)
 from tests.integration.money_world import (
@@ -574,3 +575,25 @@ def test_a_decline_whose_answer_was_lost_is_settled_as_declined_at_once(
     assert again.state is PaymentState.SUCCEEDED
     drain_until_quiet(app)
     assert_ledgers_agree(app, strict=True)
+
+
+# --- the web path never waits like the worker ------------------------------------------------
+
+
+def test_a_pdf_asked_for_in_a_request_fails_at_once_when_quickbooks_throttles(
+    app: Flask, sandboxes: Sandboxes
+):
+    qbo, _anet = sandboxes
+    invoice = open_invoices(app)[0]
+    patient = dataclasses.replace(
+        app.config["PORTAL_SETTINGS"].quickbooks, max_retries=2, throttle_wait_seconds=1
+    )
+    app.config["PORTAL_SETTINGS"] = dataclasses.replace(
+        app.config["PORTAL_SETTINGS"], quickbooks=patient
+    )
+    qbo.state.faults.throttle_limit = 0  # every call answers 429
+    with app.app_context():
+        adapter = web_adapters(app)(REALM)
+        with pytest.raises(AccountingError):
+            adapter.invoice_pdf(invoice.qbo_id)
+    assert adapter.calls == 1  # one try: no retry, no wait (the worker would try 3 times)

@@ -28,7 +28,7 @@ def test_a_rollback_or_a_failed_commit_drops_the_hooks(app: Flask):
         s.add(Customer(realm_id="r", qbo_id="2", display_name="Ada"))
         s.add(Customer(realm_id="r", qbo_id="2", display_name="Ada again"))  # not unique
         db.after_commit(s, lambda: ran.append("failed"))
-        with pytest.raises(Exception, match="UNIQUE|unique|duplicate"):
+        with pytest.raises(Exception, match=r"UNIQUE|unique|duplicate"):
             s.commit()
         s.rollback()
         s.commit()
