@@ -56,6 +56,9 @@ class ServerSettings:
     host: str = _opt("127.0.0.1", "Address to listen on.")
     port: int = _opt(5000, "Port to listen on.", min=1, max=65535)
     workers: int = _opt(2, "gunicorn worker processes.", min=1, max=64)
+    trusted_proxies: int = _opt(
+        0, "Reverse proxies whose X-Forwarded-For/-Proto are believed.", min=0, max=5
+    )
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,34 @@ class OverdueSettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    """[logging] — the log lines of every `portal` process (gunicorn's access log too)."""
+
+    format: str = _opt("text", "text|json (one JSON object a line).", choices=("text", "json"))
+    level: str = _opt(
+        "warning", "debug|info|warning|error.", choices=("debug", "info", "warning", "error")
+    )
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """[monitoring] — /readyz and the Prometheus /metrics endpoint."""
+
+    outbox_stuck_minutes: int = _opt(
+        30, "A QuickBooks write pending or parked this long fails /readyz.", min=1, max=10080
+    )
+    metrics_enabled: bool = _opt(False, "Serve Prometheus metrics at /metrics.")
+    metrics_token: str = _opt("", "Bearer token /metrics requires.", secret=True)
+
+    def __post_init__(self) -> None:
+        if self.metrics_enabled and len(self.metrics_token) < 16:
+            raise ConfigError(
+                "monitoring.metrics_token: at least 16 characters required when "
+                "monitoring.metrics_enabled = true"
+            )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting, by section."""
 
@@ -214,6 +245,8 @@ class Settings:
     authorizenet: AuthorizeNetSettings = field(default_factory=AuthorizeNetSettings)
     late_fees: LateFeeSettings = field(default_factory=LateFeeSettings)
     overdue: OverdueSettings = field(default_factory=OverdueSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
 
     @property
     def instance(self) -> Path:
@@ -245,6 +278,8 @@ _SECTION_TYPES = {
     "authorizenet": AuthorizeNetSettings,
     "late_fees": LateFeeSettings,
     "overdue": OverdueSettings,
+    "logging": LoggingSettings,
+    "monitoring": MonitoringSettings,
 }
 
 
