@@ -30,11 +30,14 @@ def queue_email(
     **context: object,
 ) -> None:
     """Render a text e-mail into the outbox; it is sent once the unit of work commits.
-    A `dedupe_key` (unique) makes it at most one e-mail per cause, e.g. one receipt."""
+    A `dedupe_key` (unique) makes it at most one e-mail per cause, e.g. one receipt.
+    `{business}` in the subject, and `business` in the template, name the business."""
+    business = current_app.config["BUSINESS_NAME"]
+    context.setdefault("business", business)
     body = render_template(template, **context)
     row = OutboundEmail(
         recipient=recipient,
-        subject=subject,
+        subject=subject.replace("{business}", business),
         body_encrypted=crypto.encrypt(body),
         dedupe_key=dedupe_key,
     )

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -367,15 +366,13 @@ def _queue_receipt(s: Session, payment: Payment, customer: Customer) -> None:
     address = user.email if user else customer.email
     if not address:
         return
-    business = current_app.config["BUSINESS_NAME"]
     queue_email(
         s,
         address,
-        f"Receipt for your payment to {business}",
+        "Receipt for your payment to {business}",
         "email/receipt.txt",
         dedupe_key=f"receipt:{payment.id}",
         payment=payment,
-        business=business,
     )
 
 
