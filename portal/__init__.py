@@ -35,7 +35,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _configure(app, settings)
     app.config.update(test_config)
 
-    db.init_app(app, settings.sqlalchemy_url)
+    database = db.init_app(app, settings.sqlalchemy_url)
+    from portal import ops  # imports sync models, as the blueprints below do
+
+    ops.init_app(app, settings, database)  # first: its request hooks run before the others
     auth.init_app(app)
     from flask_wtf.csrf import CSRFProtect
 

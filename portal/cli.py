@@ -13,16 +13,20 @@ import sqlalchemy as sa
 from flask import Flask
 
 from portal import create_app, db
-from portal.config import ConfigError, Settings, load_settings
+from portal.config import ConfigError, LoggingSettings, Settings, load_settings
+from portal.ops import logs
 
 logger = logging.getLogger(__name__)
 
 
 def _settings() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         raise click.ClickException(f"configuration error: {exc}") from None
+    ctx = click.get_current_context(silent=True)
+    logs.configure(settings.logging, verbose=bool(ctx and ctx.meta.get("portal.verbose")))
+    return settings
 
 
 def _app(settings: Settings | None = None) -> Flask:
@@ -48,12 +52,9 @@ def _policy(app: Flask) -> Any:
 @click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
 def main(verbose: bool) -> None:
     """The QuickBooks-synced customer billing portal."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # The Authorize.Net SDK logs whole requests (card data) at DEBUG: never let it.
-    logging.getLogger("authorizenet.sdk").setLevel(logging.WARNING)
+    click.get_current_context().meta["portal.verbose"] = verbose
+    # Text until a command reads its settings (then `[logging]` applies); secrets masked.
+    logs.configure(LoggingSettings(), verbose=verbose)
 
 
 @main.group("db")
@@ -252,6 +253,8 @@ def run(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the portal with gunicorn (run `portal db upgrade` first)."""
     from gunicorn.app.base import BaseApplication
 
+    from portal.ops.serving import gunicorn_options, metrics_folder  # gunicorn, as above
+
     settings = _settings()
     # A pay request may wait for the processor and then for a concurrent request's answer:
     # gunicorn must not kill a worker that is only waiting (the payment would stay PENDING).
@@ -262,6 +265,7 @@ def run(host: str | None, port: int | None, workers: int | None) -> None:
         "accesslog": "-",
         "timeout": request_limit,
         "graceful_timeout": request_limit,
+        **gunicorn_options(settings),
     }
 
     class _Gunicorn(BaseApplication):
@@ -272,7 +276,8 @@ def run(host: str | None, port: int | None, workers: int | None) -> None:
         def load(self) -> Callable[..., Any]:
             return _app(settings)
 
-    _Gunicorn().run()
+    with metrics_folder(settings):
+        _Gunicorn().run()
 
 
 @main.command()
