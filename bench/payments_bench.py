@@ -38,7 +38,8 @@ from bench import mirror_bench  # noqa: E402
 from portal.billing.models import Invoice  # noqa: E402
 from portal.outbox import OutboxMessage, OutboxStatus  # noqa: E402
 from portal.payments import service  # noqa: E402
-from portal.payments.gateway import FakeGateway, Token  # noqa: E402
+from portal.payments.fake import FakeGateway  # noqa: E402
+from portal.payments.gateway import Token  # noqa: E402
 from portal.payments.models import MethodKind  # noqa: E402
 from portal.payments.service import Method  # noqa: E402
 from sync import outbox  # noqa: E402

@@ -15,7 +15,8 @@ from portal.accounts.models import Role
 from portal.billing.models import Customer, Invoice, ReceivedPayment
 from portal.outbox import OutboxMessage, OutboxStatus
 from portal.payments import service
-from portal.payments.gateway import FakeGateway, Token
+from portal.payments.fake import FakeGateway
+from portal.payments.gateway import Token
 from portal.payments.models import MethodKind, Payment
 from portal.payments.service import Method
 from sync import outbox

@@ -10,9 +10,9 @@ import pytest
 
 from portal.config import AuthorizeNetSettings
 from portal.payments.authorizenet import AuthorizeNetGateway
+from portal.payments.fake import FakeGateway
 from portal.payments.gateway import (
     ChargeRequest,
-    FakeGateway,
     GatewayError,
     Outcome,
     ProcessorTransaction,

@@ -15,7 +15,8 @@ from portal.overdue.ladder import OverdueState, account_status
 from portal.overdue.models import CustomerOverdue
 from portal.overdue.states import refresh_states
 from portal.payments import service
-from portal.payments.gateway import FakeGateway, Token
+from portal.payments.fake import FakeGateway
+from portal.payments.gateway import Token
 from portal.payments.models import MethodKind
 from portal.payments.service import Method
 from tests.conftest import login, post_form

@@ -16,7 +16,8 @@ from werkzeug.datastructures import MultiDict
 from portal import create_app, db
 from portal.billing.models import Invoice
 from portal.config import Settings
-from portal.payments.gateway import FakeGateway, Outcome
+from portal.payments.fake import FakeGateway
+from portal.payments.gateway import Outcome
 from portal.payments.models import MethodKind, Payment, PaymentState, SavedMethod
 from tests.conftest import Mailbox, csrf_token, login
 

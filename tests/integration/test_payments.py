@@ -18,7 +18,8 @@ from portal.billing.models import Customer, Invoice
 from portal.db import utcnow
 from portal.outbox import OutboxMessage, OutboxStatus
 from portal.payments import service
-from portal.payments.gateway import FakeGateway, Outcome, Token
+from portal.payments.fake import FakeGateway
+from portal.payments.gateway import Outcome, Token
 from portal.payments.models import MethodKind, Payment, PaymentState, SavedMethod
 from portal.payments.service import Method, PaymentRefused
 from sync import outbox

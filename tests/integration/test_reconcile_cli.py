@@ -22,7 +22,8 @@ from portal.billing.models import Customer, Invoice
 from portal.cli import main
 from portal.config import Settings
 from portal.payments import service
-from portal.payments.gateway import ChargeRequest, FakeGateway, Outcome, Token
+from portal.payments.fake import FakeGateway
+from portal.payments.gateway import ChargeRequest, Outcome, Token
 from portal.payments.models import MethodKind, Payment, PaymentState
 from portal.payments.service import Method
 from sandbox.authorizenet import AnetSandbox

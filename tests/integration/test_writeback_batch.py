@@ -17,7 +17,8 @@ from portal.billing.models import Customer, Invoice
 from portal.db import utcnow
 from portal.outbox import OutboxMessage, OutboxStatus
 from portal.payments import service
-from portal.payments.gateway import FakeGateway, Token
+from portal.payments.fake import FakeGateway
+from portal.payments.gateway import Token
 from portal.payments.models import MethodKind, Payment
 from portal.payments.service import Method
 from sandbox.qbo import Company, ManualClock, QboSandbox, seed_company
