@@ -154,6 +154,14 @@ def transaction() -> Iterator[Session]:
     s.commit()
 
 
+def release() -> None:
+    """End the request's open (read) transaction before a call to another service, so no
+    transaction is held across the network; loaded objects stay usable."""
+    s: Session | None = g.get("db_session")
+    if s is not None and s.in_transaction():
+        s.commit()
+
+
 def commit(s: Session) -> None:
     """Commit (a UnitOfWork then runs what waited for the commit)."""
     s.commit()

@@ -88,6 +88,7 @@ def connect() -> Response:
     ConnectForm().validate_on_submit()  # CSRF is checked before the view for every POST
     state = secrets.token_urlsafe(24)
     try:
+        db.release()  # Intuit is asked: no transaction held across the call
         target = authorization_url(_settings(), state)
     except AccountingError as exc:  # Intuit's discovery document could not be read
         flash(f"QuickBooks cannot be reached to connect: {exc}", "error")
@@ -112,6 +113,7 @@ def callback() -> Response:
         flash("QuickBooks did not send a company and code. Try again.", "error")
         return redirect(url_for("quickbooks.status"))
     try:
+        db.release()  # Intuit is asked: no transaction held across the call
         store_connection(
             _settings(),
             _sessions(),
@@ -133,6 +135,7 @@ def callback() -> Response:
 def disconnect() -> Response:
     form = RealmForm()
     if form.validate_on_submit():
+        db.release()  # Intuit is asked: no transaction held across the call
         drop_connection(
             _settings(),
             _sessions(),

@@ -73,6 +73,7 @@ def detail(invoice_id: int) -> str:
 def pdf(invoice_id: int) -> Response | tuple[str, int]:
     invoice = _own_invoice(invoice_id)
     settings: Settings = current_app.config["PORTAL_SETTINGS"]
+    db.release()  # QuickBooks may be asked: no transaction held across the call
     try:
         data = pdf_cache.invoice_pdf(
             settings.instance / "pdf-cache",

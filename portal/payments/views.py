@@ -91,6 +91,7 @@ def _client_key() -> str:
     gateway = _gateway()
     if gateway is None:
         return ""
+    db.release()  # the processor may be asked: no transaction held across the call
     try:
         return gateway.client_key()
     except GatewayError as exc:
@@ -240,6 +241,7 @@ def remove(method_id: int) -> Response:
         profile = SavedProfile(
             method.gateway_customer_profile_id, method.gateway_payment_profile_id
         )
+        db.release()
         try:
             gateway.delete_method(profile)
         except GatewayError as exc:

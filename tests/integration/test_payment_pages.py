@@ -218,3 +218,52 @@ def test_pay_page_says_so_when_online_payments_are_off(settings, make_user, make
     login(client, "ada")
     assert "Online payments are not available" in client.get("/pay").get_data(as_text=True)
     app.extensions["portal.db"].engine.dispose()
+
+
+class WatchfulGateway(FakeGateway):
+    """Notes whether the request's database transaction was open at each processor call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open_during: list[str] = []
+
+    def _note(self, call: str) -> None:
+        from flask import has_request_context
+
+        if has_request_context() and db.session().in_transaction():
+            self.open_during.append(call)
+
+    def charge(self, request):  # type: ignore[no-untyped-def]
+        self._note("charge")
+        return super().charge(request)
+
+    def delete_method(self, profile):  # type: ignore[no-untyped-def]
+        self._note("delete_method")
+        return super().delete_method(profile)
+
+    def client_key(self) -> str:
+        self._note("client_key")
+        return super().client_key()
+
+
+def test_no_transaction_is_held_open_across_a_processor_call(settings, two_customers):
+    from tests.conftest import _wipe
+
+    watchful = WatchfulGateway()
+    app = create_app(
+        {"SETTINGS": settings, "TESTING": True, "ARGON2_CHEAP": True, "GATEWAY": watchful}
+    )
+    client = app.test_client()
+    login(client, "ada")
+    first = two_customers["ada"][0]
+    pay_form(client, {first.id: "10.00"}, save_method="1")
+    with app.app_context():
+        method_id = db.session().scalar(sa.select(SavedMethod.id))
+    client.post(
+        f"/payment-methods/{method_id}/remove",
+        data={"csrf_token": csrf_token(client, "/payment-methods")},
+    )
+    assert watchful.calls >= 3
+    assert watchful.open_during == []
+    _wipe(app.extensions["portal.db"].engine)
+    app.extensions["portal.db"].engine.dispose()
