@@ -6,6 +6,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -33,9 +34,32 @@ def _app(settings: Settings | None = None) -> Flask:
     return create_app({"SETTINGS": settings or _settings()})
 
 
+def _require_schema(settings: Settings) -> None:
+    """Stop with one line, not a traceback, when the schema is missing or behind."""
+    from portal.migrate import schema_problem  # alembic's script loading, only when needed
+
+    url = settings.sqlalchemy_url
+    path = sa.engine.make_url(url).database
+    if url.startswith("sqlite") and path and path != ":memory:" and not Path(path).exists():
+        raise click.ClickException("there is no database yet: run portal db upgrade")
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            problem = schema_problem(conn)
+    except sa.exc.DBAPIError as exc:
+        raise click.ClickException(f"cannot open the database: {exc.orig}") from None
+    finally:
+        engine.dispose()
+    if problem:
+        raise click.ClickException(problem)
+
+
 @contextmanager
 def _app_context(settings: Settings | None = None) -> Iterator[Flask]:
-    """An app with its context pushed; its connections are closed on the way out."""
+    """An app on a migrated database with its context pushed; its connections are closed on
+    the way out."""
+    settings = settings or _settings()
+    _require_schema(settings)
     app = _app(settings)
     try:
         with app.app_context():
@@ -256,6 +280,7 @@ def run(host: str | None, port: int | None, workers: int | None) -> None:
     from portal.ops.serving import gunicorn_options, metrics_folder  # gunicorn, as above
 
     settings = _settings()
+    _require_schema(settings)
     # A pay request may wait for the processor and then for a concurrent request's answer:
     # gunicorn must not kill a worker that is only waiting (the payment would stay PENDING).
     request_limit = settings.authorizenet.timeout_seconds + 45

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
+from gunicorn.app.base import BaseApplication
 
 from portal.cli import main
 from portal.migrate import downgrade, upgrade
@@ -79,6 +81,51 @@ def test_create_admin_prompts_for_a_password_and_enforces_the_policy(tmp_path: P
     assert ok.exit_code == 0, ok.output
     listed = _cli(tmp_path, "users", "list")
     assert "boss\tboss@example.com\tadmin\tactive" in listed.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("users", "list"),
+        ("sync",),
+        ("worker", "--once"),
+        ("run",),  # gunicorn is never started: see `serve`
+        ("mail", "send"),
+        ("reconcile",),
+        ("create-admin", "--username", "boss", "--email", "b@example.com", "--password", "x"),
+    ],
+)
+def test_a_command_before_db_upgrade_says_to_run_it(
+    tmp_path: Path, args: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+):
+    def serve(self: object) -> None:
+        raise AssertionError("portal run served on a database without a schema")
+
+    monkeypatch.setattr(BaseApplication, "run", serve)
+    result = _cli(tmp_path, *args)
+    assert result.exit_code == 1
+    assert "there is no database yet: run portal db upgrade" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "cli.db").exists()
+
+
+def test_an_empty_database_file_says_to_run_db_upgrade(tmp_path: Path):
+    (tmp_path / "cli.db").touch()
+    result = _cli(tmp_path, "users", "list")
+    assert result.exit_code == 1
+    assert "the database has no schema yet: run portal db upgrade" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_schema_behind_the_code_says_to_run_db_upgrade(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(url, "0007")
+    result = _cli(tmp_path, "users", "list")
+    assert result.exit_code == 1
+    assert "the database is at revision 0007, not " in result.output
+    assert result.output.strip().endswith("run portal db upgrade")
+    assert _cli(tmp_path, "db", "upgrade").exit_code == 0
+    assert _cli(tmp_path, "users", "list").exit_code == 0
 
 
 def test_environment_overrides_reach_the_cli(tmp_path: Path, monkeypatch):
