@@ -41,6 +41,10 @@ class SyncState(Base):
     full_position: Mapped[int | None]
     full_started_at: Mapped[datetime | None]
     run_requested_at: Mapped[datetime | None]
+    # The company's time zone as QuickBooks stamps its changes ("-08:00"), from the newest
+    # stamp seen (`timezone_seen_at`), so a change of daylight saving time is followed.
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    timezone_seen_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
