@@ -1,8 +1,10 @@
-"""An in-memory accounting adapter for unit tests of the portal and the mirror."""
+"""An in-memory accounting adapter for unit tests of the portal and the mirror, kept to the
+QuickBooks adapter's behaviour by tests/contract/test_accounting_contract.py."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +22,7 @@ from sync.accounting import (
     Entity,
     InvoiceLineRecord,
     InvoiceRecord,
+    ItemRecord,
     NotFound,
     PaymentRecord,
     PaymentWrite,
@@ -30,6 +33,9 @@ from sync.accounting import (
 R = TypeVar("R", bound=Record)
 
 FIRST_VERSION = "0"  # the SyncToken of a new row
+FIRST_MEMO_NUMBER = 5001  # QuickBooks numbers credit memos on from here
+MAX_PAGE = 1000
+MAX_REQUEST_ID = 50
 CDC_LIMIT = 1000
 CDC_DAYS = 30
 
@@ -52,7 +58,9 @@ class FakeAccounting:
         self.calls = 0
         self.fail_on_call: int | None = None
         self.now = datetime(2026, 1, 1, tzinfo=UTC)
-        self.replies: dict[str, Record] = {}  # request id → the first answer, as QBO replays
+        # request id → the first answer, a refusal included, as QuickBooks replays it
+        self.replies: dict[str, Record | AccountingError] = {}
+        self.memo_numbers = itertools.count(FIRST_MEMO_NUMBER)
         self.next_id = 9000
         # batches: request id → the first answer of each item by bid, as QBO replays
         self.batch_replies: dict[str, dict[str, PaymentRecord | AccountingError]] = {}
@@ -94,6 +102,10 @@ class FakeAccounting:
         start: int = 1,
         changed_since: datetime | None = None,
     ) -> Iterator[Sequence[Record]]:
+        if not 1 <= page_size <= MAX_PAGE:
+            raise ValueError(f"page_size must be 1 to {MAX_PAGE}, not {page_size}")
+        if changed_since is not None and changed_since.tzinfo is None:
+            raise ValueError("changed_since needs an aware datetime")
         while True:
             self._call()
             rows = self._ordered(entity)
@@ -107,6 +119,8 @@ class FakeAccounting:
             start += page_size
 
     def changes_since(self, entities: Sequence[Entity], since: datetime) -> ChangeSet:
+        if since.tzinfo is None:
+            raise ValueError("changes_since needs an aware datetime")
         self._call()
         if since < self.now - timedelta(days=CDC_DAYS):
             raise WindowTooOld("changedSince is more than 30 days ago")
@@ -153,41 +167,74 @@ class FakeAccounting:
     # --- writes ---------------------------------------------------------------------------
 
     def _once(self, request_id: str, write: Callable[[], R]) -> R:
-        """Run a write once per request id; a repeat gets the first answer."""
+        """Run a write once per request id; a repeat gets the first answer, and a refusal is
+        an answer too (only a transient failure lets the same id run again)."""
+        _check_request_id(request_id)
         self._call()
         if request_id not in self.replies:
-            self.replies[request_id] = write()
+            try:
+                self.replies[request_id] = write()
+            except AccountingError as exc:
+                if exc.retryable:
+                    raise
+                self.replies[request_id] = exc
         reply = self.replies[request_id]
+        if isinstance(reply, AccountingError):
+            raise type(reply)(str(reply), code=reply.code)
         return reply  # type: ignore[return-value]  # one request id, one kind of write
 
     def _new_id(self) -> str:
         self.next_id += 1
         return str(self.next_id)
 
-    def _row(self, entity: Entity, row_id: str) -> Record:
+    def _row(self, entity: Entity, row_id: str, code: str = "610") -> Record:
         row = self.rows[entity].get(row_id)
         if row is None:
-            raise NotFound(f"{entity.value} {row_id} not found", code="610")
+            raise NotFound(f"{entity.value} {row_id} not found", code=code)
         return row
 
-    def _apply(self, line: AppliedLine) -> Decimal:
-        """Lower the linked invoice's or credit memo's balance; the amount it nets to."""
-        entity = Entity.INVOICE if line.txn_type == "Invoice" else Entity.CREDIT_MEMO
-        row = self._row(entity, line.txn_id)
-        assert isinstance(row, InvoiceRecord | CreditMemoRecord)
-        if line.amount > row.balance:
-            raise BusinessRule(f"more than the open balance of {line.txn_id}", code="6000")
-        self.put(dataclasses.replace(row, balance=row.balance - line.amount))
-        return line.amount if entity is Entity.INVOICE else -line.amount
+    def _ref(self, entity: Entity, row_id: str) -> Record:
+        """A row a write refers to: QuickBooks answers 2500 (Invalid Reference) without it."""
+        return self._row(entity, row_id, code="2500")
 
-    def _fits(self, applied: Sequence[AppliedLine]) -> None:
-        """Refuse the whole payment before changing anything, as QuickBooks does."""
+    def _rebalance(self, customer_id: str, change: Decimal) -> None:
+        """Move a customer's balance (open invoices - credit left - unapplied payments), as
+        QuickBooks does on every write that changes it, and only then."""
+        customer = self.rows[Entity.CUSTOMER].get(customer_id)
+        if change and isinstance(customer, CustomerRecord):
+            self.put(dataclasses.replace(customer, balance=customer.balance + change))
+
+    def _linked(
+        self, customer_id: str, applied: Sequence[AppliedLine], total: Decimal
+    ) -> dict[tuple[Entity, str], Decimal]:
+        """What a payment applies to each invoice and credit memo, refused whole before
+        anything changes, as QuickBooks refuses it."""
+        if total < 0:
+            raise BusinessRule("A payment's TotalAmt cannot be negative.", code="6000")
+        per_row: dict[tuple[Entity, str], Decimal] = {}
+        net = Decimal("0.00")
         for line in applied:
+            if line.amount <= 0:
+                raise BusinessRule("A payment line amount must be greater than zero.", code="6000")
             entity = Entity.INVOICE if line.txn_type == "Invoice" else Entity.CREDIT_MEMO
-            row = self._row(entity, line.txn_id)
+            row = self._ref(entity, line.txn_id)
             assert isinstance(row, InvoiceRecord | CreditMemoRecord)
-            if line.amount > row.balance:
-                raise BusinessRule(f"more than the open balance of {line.txn_id}", code="6000")
+            if isinstance(row, InvoiceRecord) and row.voided:
+                raise NotFound(f"Invoice {line.txn_id} is voided", code="2500")
+            if row.customer_id != customer_id:
+                raise BusinessRule(
+                    f"{entity.value} {line.txn_id} belongs to another customer.", code="6000"
+                )
+            per_row[(entity, row.id)] = per_row.get((entity, row.id), Decimal(0)) + line.amount
+            net += line.amount if entity is Entity.INVOICE else -line.amount
+        for (entity, row_id), amount in per_row.items():
+            row = self.rows[entity][row_id]
+            assert isinstance(row, InvoiceRecord | CreditMemoRecord)
+            if amount > row.balance:
+                raise BusinessRule(f"more than the open balance of {row_id}", code="6000")
+        if net < 0 or net > total:
+            raise BusinessRule("The payment lines do not add up to its TotalAmt.", code="6000")
+        return per_row
 
     def _new_payment(
         self,
@@ -197,15 +244,21 @@ class FakeAccounting:
         reference: str | None,
         txn_date: date,
     ) -> PaymentRecord:
-        self._row(Entity.CUSTOMER, customer_id)
-        self._fits(applied)
-        net = sum((self._apply(line) for line in applied), Decimal("0.00"))
+        self._ref(Entity.CUSTOMER, customer_id)
+        per_row = self._linked(customer_id, applied, total)
         payment_id = self._new_id()
-        for line in applied:
-            invoice = self.rows[Entity.INVOICE].get(line.txn_id)
-            if line.txn_type == "Invoice" and isinstance(invoice, InvoiceRecord):
-                links = (*invoice.linked_payment_ids, payment_id)
-                self.put(dataclasses.replace(invoice, linked_payment_ids=links))
+        net = Decimal("0.00")
+        for (entity, row_id), amount in per_row.items():
+            row = self.rows[entity][row_id]
+            if isinstance(row, InvoiceRecord):  # one change each, as QuickBooks makes it
+                links = (*row.linked_payment_ids, payment_id)
+                self.put(
+                    dataclasses.replace(row, balance=row.balance - amount, linked_payment_ids=links)
+                )
+                net += amount
+            elif isinstance(row, CreditMemoRecord):
+                self.put(dataclasses.replace(row, balance=row.balance - amount))
+                net -= amount
         payment = PaymentRecord(
             id=payment_id,
             sync_token=FIRST_VERSION,
@@ -216,7 +269,9 @@ class FakeAccounting:
             reference=reference,
             applied=tuple(applied),
         )
-        return self.put(payment)  # type: ignore[return-value]
+        saved = self.put(payment)
+        self._rebalance(customer_id, -total)
+        return saved  # type: ignore[return-value]
 
     def record_payment(
         self,
@@ -239,6 +294,12 @@ class FakeAccounting:
     ) -> list[PaymentRecord | AccountingError]:
         if len(batch) > MAX_BATCH:
             raise ValueError(f"a batch holds at most {MAX_BATCH} items, not {len(batch)}")
+        bids = [w.bid for w in batch]
+        if len(set(bids)) != len(bids) or not all(bids):
+            raise ValueError("every batch item needs its own non-empty bid")
+        _check_request_id(request_id)
+        if not batch:
+            return []
         self._call()
         self.batch_calls += 1
         if request_id not in self.batch_replies:
@@ -285,7 +346,8 @@ class FakeAccounting:
         request_id: str,
     ) -> CreditMemoRecord:
         def write() -> CreditMemoRecord:
-            self._row(Entity.CUSTOMER, customer_id)
+            self._ref(Entity.CUSTOMER, customer_id)
+            self._ref(Entity.ITEM, item_id)
             memo = CreditMemoRecord(
                 id=self._new_id(),
                 sync_token=FIRST_VERSION,
@@ -293,8 +355,11 @@ class FakeAccounting:
                 txn_date=self.now.date(),
                 total=amount,
                 balance=amount,
+                doc_number=str(next(self.memo_numbers)),
             )
-            return self.put(memo)  # type: ignore[return-value]
+            saved = self.put(memo)
+            self._rebalance(customer_id, -amount)
+            return saved  # type: ignore[return-value]
 
         return self._once(request_id, write)
 
@@ -306,12 +371,21 @@ class FakeAccounting:
         description: str | None,
         request_id: str,
     ) -> InvoiceRecord:
+        invoice = self.get_invoice(invoice_id)  # read first, as the full update needs it
+
         def write() -> InvoiceRecord:
-            invoice = self.get_invoice(invoice_id)
+            item = self._ref(Entity.ITEM, item_id)
+            if invoice.voided:
+                raise BusinessRule(
+                    f"Invoice {invoice_id} is voided and cannot be changed.", code="6000"
+                )
+            position = len(invoice.lines) + 1
             line = InvoiceLineRecord(
-                position=len(invoice.lines) + 1,
+                position=position,
                 amount=amount,
+                line_id=str(position),
                 item_id=item_id,
+                item_name=item.name if isinstance(item, ItemRecord) else None,
                 description=description,
                 qty=Decimal(1),
                 unit_price=amount,
@@ -322,15 +396,18 @@ class FakeAccounting:
                 balance=invoice.balance + amount,
                 lines=(*invoice.lines, line),
             )
-            return self.put(changed)  # type: ignore[return-value]
+            saved = self.put(changed)
+            self._rebalance(invoice.customer_id, amount)
+            return saved  # type: ignore[return-value]
 
         return self._once(request_id, write)
 
     def update_customer_contact(
         self, customer_id: str, email: str | None, phone: str | None, request_id: str
     ) -> CustomerRecord:
+        current = self.get_customer(customer_id)  # read first, as the sparse update needs it
+
         def write() -> CustomerRecord:
-            current = self.get_customer(customer_id)
             changed = dataclasses.replace(
                 current,
                 email=current.email if email is None else email,
@@ -339,3 +416,8 @@ class FakeAccounting:
             return self.put(changed)  # type: ignore[return-value]
 
         return self._once(request_id, write)
+
+
+def _check_request_id(request_id: str) -> None:
+    if not 0 < len(request_id) <= MAX_REQUEST_ID:
+        raise ValueError(f"request_id must be 1 to {MAX_REQUEST_ID} characters")
