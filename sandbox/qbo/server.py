@@ -37,6 +37,12 @@ def create_sandbox_app(state: SandboxState) -> Flask:
         response.headers["intuit_tid"] = f"1-{secrets.token_hex(12)}"
         return response
 
+    @app.after_request
+    def keep_changes(response: Response) -> Response:
+        """What a request changed is in the state file before the client hears of it."""
+        state.persist()
+        return response
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         """Unknown paths and methods get a Fault, not an HTML page."""
@@ -83,17 +89,18 @@ class QboSandbox(LoopbackServer):
         return create_sandbox_app(self.state)
 
     def start(self) -> QboSandbox:
-        """Load the state file (if any), bind and serve in a daemon thread."""
-        if self.state_file and self.state_file.exists():
-            self.state.load(self.state_file)
+        """Load the state file (if any) and keep it current, bind and serve in a daemon
+        thread."""
+        if self.state_file:
+            self.state.open(self.state_file)
         return super().start()
 
     def stop(self) -> None:
-        """Stop serving, stop webhook delivery and save the state file (if any)."""
+        """Stop serving, stop webhook delivery and fold the journal into the state file."""
         super().stop()
         self.state.webhooks.stop()
         if self.state_file:
-            self.state.save(self.state_file)
+            self.state.close()
 
     @property
     def discovery_url(self) -> str:
@@ -106,39 +113,79 @@ class QboSandbox(LoopbackServer):
         return self.base_url + "/v3"
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+DESCRIPTION = """Serve a local QuickBooks Online for demos and tests: Intuit's OAuth 2
+endpoints (connections are approved at once) and the v3 JSON data API, on plain HTTP.
+Point quickbooks.discovery_url and quickbooks.api_base_url at the URLs it prints."""
+EPILOG = """With --state-file every change is on disk before it is answered: stop with Ctrl-C or
+SIGTERM (or lose the process) and start again with the same file to carry on; the company is
+seeded only when the file is new. Delete the file (and its .journal) to start afresh."""
+
+
+def _parse_args(argv: Sequence[str] | None, prog: str) -> argparse.Namespace:
     """Command line options."""
-    parser = argparse.ArgumentParser(prog="python -m sandbox.qbo", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--realm-id", default=None, help="company id to create/seed")
-    parser.add_argument("--seed-customers", "--customers", type=int, default=0)
-    parser.add_argument("--seed-invoices", "--invoices", type=int, default=0)
-    parser.add_argument("--seed", type=int, default=1234, help="random seed for seeding")
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     parser.add_argument(
-        "--state-file", default=None, help="JSON file loaded at start, saved at stop"
+        "--port", type=int, default=8765, help="port to listen on; 0 picks a free one (%(default)s)"
     )
-    parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
-    parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
-    parser.add_argument("--no-throttle", action="store_true", help="disable the 500/min throttle")
+    parser.add_argument(
+        "--realm-id", default=None, help="id of the company to create (default: a generated one)"
+    )
+    parser.add_argument(
+        "--seed-customers",
+        "--customers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="customers to seed into a new company (%(default)s)",
+    )
+    parser.add_argument(
+        "--seed-invoices",
+        "--invoices",
+        type=int,
+        default=0,
+        metavar="M",
+        help="invoices, with their payments and credits, to seed (%(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1234, help="random seed, for the same data every time"
+    )
+    parser.add_argument(
+        "--state-file",
+        default=None,
+        metavar="PATH",
+        help="JSON file the companies, tokens and answers are kept in (default: memory only)",
+    )
+    parser.add_argument(
+        "--client-id", default=DEFAULT_CLIENT_ID, help="OAuth client id apps must use (%(default)s)"
+    )
+    parser.add_argument(
+        "--client-secret", default=DEFAULT_CLIENT_SECRET, help="OAuth client secret (%(default)s)"
+    )
+    parser.add_argument(
+        "--no-throttle", action="store_true", help="turn off the 500 requests/minute limit"
+    )
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run a sandbox in the foreground until Ctrl-C."""
-    args = _parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m sandbox.qbo") -> int:
+    """Run a sandbox in the foreground until Ctrl-C or SIGTERM."""
+    args = _parse_args(argv, prog)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     state = SandboxState(client_id=args.client_id, client_secret=args.client_secret)
     sandbox = QboSandbox(state, args.host, args.port, args.state_file).start()
     if args.no_throttle:
         state.faults.throttle_limit = None
-    fresh = not state.companies  # a loaded state file is served as it was, never re-seeded
-    if fresh:
-        state.add_company(args.realm_id)
-    if fresh and (args.seed_customers or args.seed_invoices):
-        seed_company(
-            state, args.realm_id, max(1, args.seed_customers), args.seed_invoices, args.seed
-        )
+    with state.lock:  # a request must never see (or keep) a half-seeded company
+        fresh = not state.companies  # a kept state is served as it was, never re-seeded
+        if fresh:
+            state.add_company(args.realm_id)
+        if fresh and (args.seed_customers or args.seed_invoices):
+            seed_company(
+                state, args.realm_id, max(1, args.seed_customers), args.seed_invoices, args.seed
+            )
+        if fresh:
+            state.checkpoint()
     info: dict[str, Any] = {
         "base_url": sandbox.base_url,
         "discovery_url": sandbox.discovery_url,
@@ -159,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """Turn SIGTERM into KeyboardInterrupt so the state file still gets saved."""
+    """Turn SIGTERM into KeyboardInterrupt: stop serving, then fold the journal in."""
     raise KeyboardInterrupt
 
 

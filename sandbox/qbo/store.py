@@ -94,6 +94,8 @@ class Company:
         self.ledger = Ledger()
         self.events: list[dict[str, str]] = []
         self.stamp_time: datetime | None = None
+        # (entity, Id) written since the last journal record; None: nobody keeps a journal
+        self.changes: set[tuple[str, str]] | None = None
         self._views: dict[tuple[str, OrderSpec], tuple[int, list[dict[str, Any]]]] = {}
 
     def now(self) -> datetime:
@@ -162,6 +164,8 @@ class Company:
             self.names[entity][str(obj.get(field, "")).lower()] = obj["Id"]
         self.rows[entity][obj["Id"]] = obj
         self.versions[entity] += 1
+        if self.changes is not None:
+            self.changes.add((entity, obj["Id"]))
 
     def delete(self, entity: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Remove a row, keep a tombstone for CDC and return the delete response body."""
@@ -175,6 +179,8 @@ class Company:
             "MetaData": {"CreateTime": obj["MetaData"]["CreateTime"], "LastUpdatedTime": now},
         }
         self.tombstones[entity][obj["Id"]] = tombstone
+        if self.changes is not None:
+            self.changes.add((entity, obj["Id"]))
         self.events.append({"name": entity, "id": obj["Id"], "operation": "Delete"})
         self.events[-1]["lastUpdated"] = now
         return {"domain": "QBO", "status": "Deleted", "Id": obj["Id"]}
@@ -215,16 +221,47 @@ class Company:
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize for the state file."""
+        return {**self._header(), "rows": self.rows, "tombstones": self.tombstones}
+
+    def _header(self) -> dict[str, Any]:
+        """Everything but the rows: identity, counters and voided transactions."""
         return {
             "realm_id": self.realm_id,
             "name": self.name,
             "utc_offset_seconds": int(self.utc_offset.total_seconds()),
-            "rows": self.rows,
-            "tombstones": self.tombstones,
             "next_ids": self.next_ids,
             "doc_numbers": self.doc_numbers,
             "voided": sorted(list(target) for target in self.voided),
         }
+
+    def take_changes(self) -> dict[str, Any] | None:
+        """The rows written since the last call, as a journal record (None: nothing new)."""
+        if not self.changes:
+            return None
+        rows: dict[str, dict[str, Any]] = {}
+        deleted: dict[str, dict[str, Any]] = {}
+        for entity, object_id in self.changes:
+            row = self.rows[entity].get(object_id)
+            if row is not None:
+                rows.setdefault(entity, {})[object_id] = row
+            else:
+                deleted.setdefault(entity, {})[object_id] = self.tombstones[entity][object_id]
+        self.changes = set()
+        return {**self._header(), "rows": rows, "tombstones": deleted}
+
+    def apply_changes(self, record: dict[str, Any]) -> None:
+        """Replay a record of take_changes(); call ledger.rebuild() after the last one."""
+        for entity, rows in record["rows"].items():
+            for obj in rows.values():
+                self.put(entity, _decimalize(obj))
+        for entity, tombstones in record["tombstones"].items():
+            for object_id, tombstone in tombstones.items():
+                if self.rows[entity].pop(object_id, None) is not None:
+                    self.versions[entity] += 1
+                self.tombstones[entity][object_id] = tombstone
+        self.next_ids.update(record["next_ids"])
+        self.doc_numbers.update(record["doc_numbers"])
+        self.voided = {(entity, object_id) for entity, object_id in record["voided"]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], clock: Callable[[], datetime]) -> Company:
@@ -232,13 +269,7 @@ class Company:
         company = cls(
             data["realm_id"], data["name"], clock, timedelta(seconds=data["utc_offset_seconds"])
         )
-        for entity in ENTITIES:
-            for obj in data["rows"].get(entity, {}).values():
-                company.put(entity, _decimalize(obj))
-            company.tombstones[entity] = data["tombstones"].get(entity, {})
-        company.next_ids.update(data["next_ids"])
-        company.doc_numbers.update(data["doc_numbers"])
-        company.voided = {(entity, object_id) for entity, object_id in data["voided"]}
+        company.apply_changes(data)
         company.ledger.rebuild(company.rows)
         return company
 

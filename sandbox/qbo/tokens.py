@@ -70,11 +70,13 @@ class TokenStore:
         self.codes: dict[str, AuthCode] = {}
         self.access: dict[str, TokenRecord] = {}
         self.refresh: dict[str, TokenRecord] = {}
+        self.version = 0  # bumped by every change, so the state file knows when to save
 
     def register_client(self, client_id: str, client_secret: str) -> None:
         """Allow an app (client id/secret pair) to use the OAuth endpoints."""
         with self._lock:
             self.clients[client_id] = client_secret
+            self.version += 1
 
     def check_client(self, client_id: str, client_secret: str) -> bool:
         """True when the pair is registered (constant-time secret comparison)."""
@@ -93,6 +95,7 @@ class TokenStore:
                 self._clock() + CODE_TTL,
             )
             self.codes[code.value] = code
+            self.version += 1
             return code.value
 
     def exchange_code(self, client_id: str, code: str, redirect_uri: str) -> dict[str, Any]:
@@ -108,6 +111,7 @@ class TokenStore:
             ):
                 raise OAuthError("invalid_grant")
             record.used = True
+            self.version += 1
             grant = Grant(random_token(16), client_id, record.realm_id, record.scope)
             self.grants[grant.grant_id] = grant
             return self._mint(grant)
@@ -123,6 +127,7 @@ class TokenStore:
             if grant.client_id != client_id:
                 raise OAuthError("invalid_grant")
             record.expires_at = min(record.expires_at, now + REFRESH_GRACE)
+            self.version += 1
             return self._mint(grant)
 
     def issue_for(self, realm_id: str, client_id: str, scope: str = "") -> dict[str, Any]:
@@ -139,6 +144,7 @@ class TokenStore:
             grant = self.grants.get(record.grant_id) if record else None
             if grant is not None and grant.client_id == client_id:
                 grant.revoked = True
+                self.version += 1
 
     def authenticate(self, bearer: str) -> Grant | None:
         """Return the live grant behind an access token, or None if unusable."""
@@ -158,6 +164,7 @@ class TokenStore:
             hits = [t for t in self.access.values() if self._in_realm(t, realm_id)]
             for token in hits:
                 token.expires_at = min(token.expires_at, now)
+            self.version += 1
             return len(hits)
 
     def revoke_refresh_tokens(self, realm_id: str | None = None) -> int:
@@ -166,6 +173,7 @@ class TokenStore:
             hits = [t for t in self.refresh.values() if self._in_realm(t, realm_id)]
             for token in hits:
                 del self.refresh[token.value]
+            self.version += 1
             return len(hits)
 
     def _in_realm(self, token: TokenRecord, realm_id: str | None) -> bool:
@@ -180,6 +188,7 @@ class TokenStore:
         refresh = TokenRecord(random_token(46, "RT1"), grant.grant_id, now + REFRESH_TOKEN_TTL)
         self.access[access.value] = access
         self.refresh[refresh.value] = refresh
+        self.version += 1
         return {
             "token_type": "bearer",
             "access_token": access.value,
@@ -189,28 +198,43 @@ class TokenStore:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """Serialize for the state file."""
+        """Serialize for the state file (tokens and codes that can no longer be used are left
+        out: unknown and expired are refused alike)."""
         with self._lock:
+            now = self._clock()
             return {
                 "clients": dict(self.clients),
                 "grants": [asdict(g) for g in self.grants.values()],
-                "access": [_token_dict(t) for t in self.access.values()],
-                "refresh": [_token_dict(t) for t in self.refresh.values()],
+                "codes": [
+                    {**asdict(c), "expires_at": c.expires_at.isoformat()}
+                    for c in self.codes.values()
+                    if not c.used and c.expires_at > now
+                ],
+                "access": [_token_dict(t) for t in self.access.values() if t.expires_at > now],
+                "refresh": [_token_dict(t) for t in self.refresh.values() if t.expires_at > now],
             }
 
     def load_dict(self, data: dict[str, Any]) -> None:
-        """Restore from the state file (codes are not persisted: they live ten minutes)."""
+        """Restore from the state file: its grants, codes and tokens replace ours."""
         with self._lock:
             self.clients.update(data.get("clients", {}))
-            for raw in data.get("grants", []):
-                grant = Grant(**raw)
-                self.grants[grant.grant_id] = grant
-            for key, table in (("access", self.access), ("refresh", self.refresh)):
-                for raw in data.get(key, []):
-                    token = TokenRecord(
-                        raw["value"], raw["grant_id"], datetime.fromisoformat(raw["expires_at"])
-                    )
-                    table[token.value] = token
+            self.grants = {raw["grant_id"]: Grant(**raw) for raw in data.get("grants", [])}
+            self.codes = {}
+            for raw in data.get("codes", []):
+                code = AuthCode(**{**raw, "expires_at": datetime.fromisoformat(raw["expires_at"])})
+                self.codes[code.value] = code
+            self.access = _tokens(data.get("access", []))
+            self.refresh = _tokens(data.get("refresh", []))
+            self.version += 1
+
+
+def _tokens(raws: list[dict[str, str]]) -> dict[str, TokenRecord]:
+    """Token records by value, read back from the state file."""
+    records = (
+        TokenRecord(raw["value"], raw["grant_id"], datetime.fromisoformat(raw["expires_at"]))
+        for raw in raws
+    )
+    return {record.value: record for record in records}
 
 
 def _token_dict(token: TokenRecord) -> dict[str, str]:
