@@ -108,5 +108,7 @@ def _tokenize(state: AnetState, data: dict[str, object]) -> dict[str, object]:
         method = bank_from_fields(bank)
     else:
         raise AcceptError("E_WC_23", "Please provide either card data or bank data.")
-    _, value = state.issue_token(method)
+    with state.lock:
+        _, value = state.issue_token(method)
+        state.persist()
     return success_payload(value)

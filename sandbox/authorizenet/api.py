@@ -50,6 +50,19 @@ PLACEHOLDERS: dict[str, list[tuple[str, Value]]] = {
 }
 # Responses whose required content cannot be faked: errors come back as ErrorResponse
 ERROR_RESPONSE_ONLY = {"getTransactionDetailsResponse", "getMerchantDetailsResponse"}
+# Requests that only read (every other one is written to the state file before the reply)
+READ_ONLY = frozenset(
+    {
+        "getCustomerProfileRequest",
+        "getCustomerPaymentProfileRequest",
+        "getTransactionDetailsRequest",
+        "getUnsettledTransactionListRequest",
+        "getSettledBatchListRequest",
+        "getTransactionListRequest",
+        "getMerchantDetailsRequest",
+        "authenticateTestRequest",
+    }
+)
 
 bp = Blueprint("anet_api", __name__)
 
@@ -125,4 +138,7 @@ def _dispatch(state: AnetState, operation: str, root: etree._Element) -> bytes:
             if response_name in ERROR_RESPONSE_ONLY:
                 response_name = "ErrorResponse"
             reply = error_reply(error.code, error.text, PLACEHOLDERS.get(response_name, []))
+        if operation not in READ_ONLY:
+            state.mark_changed()
+        state.persist()  # on disk before the reply, even one that is then held or dropped
     return render(response_name, ref_id, reply)

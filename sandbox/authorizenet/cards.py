@@ -82,6 +82,9 @@ class Card:
     card_code: str | None = field(default=None, repr=False)
     zip: str | None = None
     full_name: str | None = None
+    # the fingerprint of the real number, for a card read back from a state file (which
+    # keeps only the first six and last four digits)
+    stored_key: str | None = field(default=None, repr=False, compare=False)
 
     kind = "card"
 
@@ -103,7 +106,7 @@ class Card:
     @property
     def key(self) -> str:
         """Identity for duplicate checks."""
-        return fingerprint(self.number)
+        return self.stored_key or fingerprint(self.number)
 
     def payment_element(
         self, unmask_expiry: bool = False
@@ -130,6 +133,7 @@ class Bank:
     name_on_account: str
     account_type: str = "checking"
     echeck_type: str = "WEB"
+    stored_key: str | None = field(default=None, repr=False, compare=False)  # as Card's
 
     kind = "bank"
 
@@ -146,7 +150,7 @@ class Bank:
     @property
     def key(self) -> str:
         """Identity for duplicate checks."""
-        return fingerprint(self.routing_number + ":" + self.account_number)
+        return self.stored_key or fingerprint(self.routing_number + ":" + self.account_number)
 
     def payment_element(
         self, unmask_expiry: bool = False

@@ -7,6 +7,7 @@ import logging
 import signal
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
@@ -54,18 +55,33 @@ class AnetSandbox(LoopbackServer):
 
     name = "Authorize.Net sandbox"
 
-    def __init__(self, state: AnetState | None = None, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        state: AnetState | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_file: str | Path | None = None,
+    ):
         super().__init__(host, port)
         self.state = state or AnetState()
+        self.state_file = Path(state_file) if state_file else None
 
     def make_app(self) -> Flask:
         return create_sandbox_app(self.state)
 
+    def start(self) -> AnetSandbox:
+        """Load the state file (if any) and keep it current, bind and serve."""
+        if self.state_file:
+            self.state.open(self.state_file)
+        return super().start()
+
     def stop(self) -> None:
-        """Release held requests, stop serving and stop webhook delivery."""
+        """Release held requests, stop serving, stop webhook delivery, close the state file."""
         self.state.faults.release()
         super().stop()
         self.state.webhooks.stop()
+        if self.state_file:
+            self.state.close()
 
     @property
     def api_url(self) -> str:
@@ -78,25 +94,54 @@ class AnetSandbox(LoopbackServer):
         return self.base_url + acceptjs.SCRIPT_PATH
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+DESCRIPTION = """Serve a local Authorize.Net for demos and tests: the XML API
+(charges, refunds, voids, customer profiles, transaction reporting, daily settlement) and an
+Accept.js stand-in that turns card and bank details into one-time tokens, on plain HTTP.
+Point authorizenet.api_url and authorizenet.accept_js_url at the URLs it prints. Test card
+4111 1111 1111 1111 with any future expiry; billing ZIP 46282 declines."""
+EPILOG = """With --state-file every transaction, profile and token is on disk before it is
+answered (card and bank numbers only as their last four digits): stop with Ctrl-C or SIGTERM
+(or lose the process) and start again with the same file to carry on. Delete the file to
+start afresh."""
+
+
+def _parse_args(argv: Sequence[str] | None, prog: str) -> argparse.Namespace:
     """Command line options."""
-    parser = argparse.ArgumentParser(prog="python -m sandbox.authorizenet", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--api-login-id", default=DEFAULT_API_LOGIN_ID)
-    parser.add_argument("--transaction-key", default=DEFAULT_TRANSACTION_KEY)
-    parser.add_argument("--webhook-url", default=None, help="POST signed notifications here")
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=8766, help="port to listen on; 0 picks a free one (%(default)s)"
+    )
+    parser.add_argument(
+        "--api-login-id",
+        default=DEFAULT_API_LOGIN_ID,
+        help="merchant login id API calls must carry (%(default)s)",
+    )
+    parser.add_argument(
+        "--transaction-key",
+        default=DEFAULT_TRANSACTION_KEY,
+        help="transaction key API calls must carry (%(default)s)",
+    )
+    parser.add_argument(
+        "--webhook-url", default=None, metavar="URL", help="POST signed notifications here"
+    )
+    parser.add_argument(
+        "--state-file",
+        default=None,
+        metavar="PATH",
+        help="JSON file transactions, batches and profiles are kept in (default: memory only)",
+    )
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m sandbox.authorizenet") -> int:
     """Run a sandbox in the foreground until Ctrl-C or SIGTERM."""
-    args = _parse_args(argv)
+    args = _parse_args(argv, prog)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     state = AnetState(api_login_id=args.api_login_id, transaction_key=args.transaction_key)
     if args.webhook_url:
         state.webhooks.configure(args.webhook_url, state.signature_key)
-    sandbox = AnetSandbox(state, args.host, args.port).start()
+    sandbox = AnetSandbox(state, args.host, args.port, args.state_file).start()
     info = {
         "base_url": sandbox.base_url,
         "api_url": sandbox.api_url,

@@ -9,11 +9,13 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from sandbox.durable import StateFile
 from sandbox.qbo.util import system_clock
 
-from . import models
+from . import models, persist
 from .cards import Bank, Card, PaymentMethod
 from .faults import FaultInjector
 from .models import SETTLES_TO, AcceptToken, Batch, CustomerProfile, Transaction
@@ -35,7 +37,12 @@ _TOKEN_ALPHABET = string.ascii_letters + string.digits + "+/"
 
 
 class AnetState:
-    """Shared, lock-protected sandbox state; tests may inspect it (hold `lock` to change it)."""
+    """Shared, lock-protected sandbox state; tests may inspect it (hold `lock` to change it).
+
+    With a state file (``open``) every change is written before the request that made it is
+    answered; a caller that changes the state directly calls ``mark_changed()`` and
+    ``persist()``.
+    """
 
     def __init__(
         self,
@@ -62,6 +69,9 @@ class AnetState:
         self.settlement_cutoff: time | None = DEFAULT_CUTOFF
         self._last_cutoff_check = self.now()
         self._ids = {"trans": 60000000000, "batch": 9900000, "profile": 500000000, "pp": 510000000}
+        self._file: StateFile | None = None
+        self._closed = False
+        self._unsaved = False
 
     def now(self) -> datetime:
         """Current time from the injectable clock."""
@@ -71,6 +81,7 @@ class AnetState:
         """The next id of a kind: trans, batch, profile or pp (payment profile)."""
         with self.lock:
             self._ids[kind] += 1
+            self._unsaved = True
             return str(self._ids[kind])
 
     @staticmethod
@@ -92,6 +103,7 @@ class AnetState:
         now = self.now()
         with self.lock:
             self.tokens[value] = AcceptToken(value, method, now, now + TOKEN_LIFETIME)
+            self._unsaved = True
         logger.info("issued Accept token for %s %s", method.kind, method.masked)
         return DESCRIPTOR, value
 
@@ -136,6 +148,7 @@ class AnetState:
             if token is None or descriptor != DESCRIPTOR or token.used:
                 return None
             token.used = True
+            self._unsaved = True
             if self.now() >= token.expires:
                 return None
             return token.method
@@ -243,6 +256,75 @@ class AnetState:
     def flush_webhooks(self, timeout: float = 5.0) -> list[Delivery]:
         """Deliver pending webhook notifications now (deterministic tests)."""
         return self.webhooks.flush(timeout)
+
+    # the state file
+
+    def mark_changed(self) -> None:
+        """Note a change the next persist() must write (the API marks every write request)."""
+        with self.lock:
+            self._unsaved = True
+
+    def open(self, path: str | Path) -> None:
+        """Load a state file (if any) and keep it current from now on."""
+        with self.lock:
+            store = StateFile(path, persist.dumps, persist.loads, journaled=False)
+            snapshot, _ = store.read()
+            if snapshot is not None:
+                self.load_dict(snapshot)
+            self._file, self._closed = store, False
+            self._unsaved = True
+            self.persist()
+        logger.info("sandbox state %s in %s", "loaded" if snapshot else "kept", path)
+
+    def persist(self) -> None:
+        """Write the state file now if anything changed, on disk before this returns."""
+        with self.lock:
+            if self._file is None:
+                if self._closed:
+                    raise RuntimeError("the sandbox is stopping: changes can no longer be kept")
+                return
+            if self._unsaved:
+                self._file.write_snapshot(self.to_dict())
+                self._unsaved = False
+
+    def close(self) -> None:
+        """Write what is left and stop keeping the state file."""
+        with self.lock:
+            if self._file is not None:
+                self.persist()
+                self._file, self._closed = None, True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything a restarted sandbox needs to carry on (no card or bank number whole)."""
+        with self.lock:
+            now = self.now()
+            return {
+                "version": 1,
+                "ids": dict(self._ids),
+                "last_cutoff_check": self._last_cutoff_check.isoformat(),
+                "transactions": [
+                    persist.transaction_to_dict(t) for t in self.transactions.values()
+                ],
+                "batches": [persist.batch_to_dict(b) for b in self.batches.values()],
+                "profiles": [persist.profile_to_dict(p) for p in self.profiles.values()],
+                "tokens": [
+                    persist.token_to_dict(t)
+                    for t in self.tokens.values()
+                    if not t.used and t.expires > now
+                ],
+            }
+
+    def load_dict(self, data: dict[str, Any]) -> None:
+        """Replace transactions, batches, profiles, tokens and id counters."""
+        with self.lock:
+            self._ids.update(data["ids"])
+            self._last_cutoff_check = datetime.fromisoformat(data["last_cutoff_check"])
+            transactions = map(persist.transaction_from_dict, data["transactions"])
+            self.transactions = {t.trans_id: t for t in transactions}
+            self.batches = {b.batch_id: b for b in map(persist.batch_from_dict, data["batches"])}
+            profiles = map(persist.profile_from_dict, data["profiles"])
+            self.profiles = {p.profile_id: p for p in profiles}
+            self.tokens = {t.value: t for t in map(persist.token_from_dict, data["tokens"])}
 
 
 def _batch_method(trans: Transaction) -> str:
