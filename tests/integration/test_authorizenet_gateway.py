@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,39 +10,9 @@ import pytest
 from portal.config import AuthorizeNetSettings
 from portal.payments.authorizenet import AuthorizeNetGateway
 from portal.payments.gateway import ChargeRequest, GatewayError, Outcome, SavedProfile, Token
-from sandbox.authorizenet import AnetSandbox, AnetState, ManualClock
-
-VISA = "4111111111111111"
-
-
-@pytest.fixture
-def anet_clock() -> ManualClock:
-    return ManualClock(datetime.now(UTC))
-
-
-@pytest.fixture
-def anet(anet_clock: ManualClock) -> Iterator[AnetSandbox]:
-    server = AnetSandbox(AnetState(clock=anet_clock)).start()
-    yield server
-    server.state.faults.release()
-    server.stop()
-
-
-@pytest.fixture
-def gateway(anet: AnetSandbox, anet_clock: ManualClock) -> AuthorizeNetGateway:
-    settings = AuthorizeNetSettings(
-        api_login_id=anet.state.api_login_id,
-        transaction_key=anet.state.transaction_key,
-        api_url=anet.api_url,
-        accept_js_url=anet.accept_js_url,
-        timeout_seconds=1,
-    )
-    return AuthorizeNetGateway(settings, clock=anet_clock)
-
-
-def card_token(anet: AnetSandbox, number: str = VISA, zip_code: str = "98004") -> Token:
-    descriptor, value = anet.state.tokenize_card(number, "12", "2030", zip=zip_code)
-    return Token(descriptor, value)
+from sandbox.authorizenet import AnetSandbox
+from tests.integration.anet_fixtures import *  # noqa: F403  (fixtures)
+from tests.integration.anet_fixtures import VISA, card_token
 
 
 def charge(anet: AnetSandbox, key: str, amount: str = "25.00", **extra) -> ChargeRequest:
