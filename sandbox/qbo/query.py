@@ -3,6 +3,7 @@
 SELECT * | COUNT(*) | field, ... FROM Entity [WHERE cond AND cond ...]
 [ORDER BY | ORDERBY field [ASC|DESC], ...] [STARTPOSITION n] [MAXRESULTS n]
 cond: field (= | < | > | <= | >= | !=) literal | field IN (literal, ...) | field LIKE 'a%'.
+String equality (=, !=, IN) and LIKE ignore case, as in QuickBooks.
 Without ORDER BY rows come in Id order. Inactive Customer/Item/Account/PaymentMethod rows
 are hidden unless the WHERE clause mentions Active.
 """
@@ -280,12 +281,18 @@ def compile_condition(cond: Condition, company: Company) -> Callable[[Row], bool
         regex = re.compile(f"^{pattern}$", re.IGNORECASE | re.DOTALL)
         return lambda row: regex.match(str(_row_value(get_path(row, cond.path)) or "")) is not None
     compare = _OPS.get(cond.op)
+    # QuickBooks compares strings for equality without regard to case ('checking' finds
+    # "Checking"), as LIKE and the duplicate-name check do
+    fold = cond.op in ("=", "!=", "IN")
 
     def predicate(row: Row) -> bool:
         value = _row_value(get_path(row, cond.path))
         if value is None:
             return False
         wanted = [_coerce(v, value) for v in values]
+        if fold and isinstance(value, str):
+            value = value.casefold()
+            wanted = [w.casefold() if isinstance(w, str) else w for w in wanted]
         try:
             if cond.op == "IN":
                 return value in wanted
