@@ -228,10 +228,10 @@ def sandbox() -> None:
 @sandbox.command("qbo", context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def sandbox_qbo(args: tuple[str, ...]) -> None:
-    """The QuickBooks Online sandbox server (`portal sandbox qbo --help` for its options)."""
+    """Serve a local QuickBooks Online (OAuth and the data API)."""
     from sandbox.qbo import main as qbo_main
 
-    sys.exit(qbo_main(list(args)))
+    sys.exit(qbo_main(list(args), prog="portal sandbox qbo"))
 
 
 @sandbox.command(
@@ -239,10 +239,10 @@ def sandbox_qbo(args: tuple[str, ...]) -> None:
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def sandbox_authorizenet(args: tuple[str, ...]) -> None:
-    """The Authorize.Net sandbox server (`portal sandbox authorizenet --help`)."""
+    """Serve a local Authorize.Net (XML API and Accept.js)."""
     from sandbox.authorizenet import main as anet_main
 
-    sys.exit(anet_main(list(args)))
+    sys.exit(anet_main(list(args), prog="portal sandbox authorizenet"))
 
 
 @main.command()
