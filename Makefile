@@ -7,7 +7,7 @@ CHROMIUM ?= /usr/bin/chromium
 # sudo -n never waits for a password: without passwordless sudo, `chromium` says what to run.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
-.PHONY: install demo test test-unit test-integration test-browser lint format chromium clean
+.PHONY: install demo test test-unit test-contract test-integration test-browser lint format chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -45,6 +45,9 @@ test: $(STAMP) chromium
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit
+
+test-contract: $(STAMP)
+	$(BIN)/pytest tests/contract
 
 test-integration: $(STAMP)
 	$(BIN)/pytest tests/integration
