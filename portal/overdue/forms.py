@@ -19,10 +19,6 @@ from portal.overdue.policy import (
 )
 
 
-class CsrfOnly(FlaskForm):
-    """Buttons that only need the CSRF token."""
-
-
 class PolicyForm(FlaskForm):
     enabled = BooleanField("Charge late fees")
     grace_days = StringField(
