@@ -1,8 +1,11 @@
 """`portal demo`: the whole product on the bundled QuickBooks sandbox, with demo logins.
 
-The sandbox company is seeded once (and kept in the instance folder), connected through the
-real OAuth round trip, mirrored by the real adapter, and kept in step by webhooks and the
-scheduled jobs, exactly as a live installation is with Intuit."""
+The sandbox company is seeded once, relative to the day it is made (a few accounts at each
+step of the overdue ladder, the rest current, invoices due in the coming weeks), connected
+through the real OAuth round trip, mirrored by the real adapter, and kept in step by webhooks
+and the scheduled jobs, exactly as a live installation is with Intuit. Both sandboxes keep
+their state in the instance folder, written before each answer, so a demo stopped any way
+(Ctrl-C, SIGTERM, a crash) carries on where it was when started again."""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import click
 import requests
 import sqlalchemy as sa
 from flask import Flask
@@ -20,7 +25,8 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import PortalUser, Role
 from portal.accounts.service import AccountPolicy, create_user
 from portal.billing.models import Customer, Invoice
-from portal.config import Settings
+from portal.config import OverdueSettings, Settings, load_settings
+from portal.overdue.ladder import OverdueState, state_for
 from sandbox.authorizenet import AnetSandbox, AnetState
 from sandbox.qbo import QboSandbox, SandboxState, seed_company
 
@@ -29,6 +35,8 @@ logger = logging.getLogger(__name__)
 DEMO_REALM = "9341453050091720"
 DEMO_CLIENT = ("demo-portal-client", "demo-portal-secret")
 DEMO_VERIFIER = "demo-webhook-verifier"
+QBO_STATE_FILE = "qbo-sandbox.json"
+ANET_STATE_FILE = "anet-sandbox.json"
 
 
 @dataclass(frozen=True)
@@ -50,23 +58,67 @@ DEMO_LOGINS = (
 def start_sandbox(settings: Settings, port: int, customers: int, invoices: int) -> QboSandbox:
     """The QuickBooks sandbox on loopback, seeded on first start and kept in the instance."""
     state = SandboxState(client_id=DEMO_CLIENT[0], client_secret=DEMO_CLIENT[1])
-    sandbox = QboSandbox(state, port=port, state_file=settings.instance / "qbo-sandbox.json")
+    sandbox = QboSandbox(state, port=port, state_file=settings.instance / QBO_STATE_FILE)
     sandbox.start()
-    if DEMO_REALM not in state.companies:
-        state.add_company(DEMO_REALM, name="Demo Utility Co.")
-        seed_company(state, DEMO_REALM, customers=customers, invoices=invoices, rng_seed=2026)
+    with state.lock:  # no request sees (and no state file keeps) a half-seeded company
+        if DEMO_REALM not in state.companies:
+            state.add_company(DEMO_REALM, name="Demo Utility Co.")
+            seed_company(
+                state,
+                DEMO_REALM,
+                customers=customers,
+                invoices=invoices,
+                rng_seed=2026,
+                **ladder_seed(settings.overdue),
+            )
+            state.checkpoint()
     return sandbox
 
 
-def start_anet(port: int) -> AnetSandbox:
-    """The Authorize.Net sandbox on loopback (its transactions live as long as the demo)."""
-    return AnetSandbox(AnetState(), port=port).start()
+def ladder_seed(overdue: OverdueSettings) -> dict[str, Any]:
+    """seed_company's arguments for a company that collects: invoices further behind than the
+    warning step have been paid, except for one customer at the warning step (turn-off date
+    ahead), one suspended lately and one past due (in that order, so the first customer is
+    the warning); recent invoices are left as they come, some paid, some just overdue."""
+    warning = (overdue.warning_days + overdue.suspend_days) // 2
+    past_due = (overdue.past_due_days + overdue.warning_days) // 2
+    return {
+        "collect_after_days": overdue.warning_days - 1,
+        "late_days": (warning, overdue.suspend_days + 5, past_due),
+    }
+
+
+def start_anet(port: int, settings: Settings | None = None) -> AnetSandbox:
+    """The Authorize.Net sandbox on loopback. Its transactions are kept in the instance folder
+    when settings are given or `portal demo` runs it (which passes only the port)."""
+    if settings is None and _demo_option("port") is not None:
+        settings = load_settings()  # as `portal demo` loaded them a moment ago
+    state_file = settings.instance / ANET_STATE_FILE if settings else None
+    return AnetSandbox(AnetState(), port=port, state_file=state_file).start()
+
+
+def _demo_option(name: str) -> Any:
+    """An option of the `portal demo` command running now, or None outside it."""
+    context = click.get_current_context(silent=True)
+    if context is None or context.command.name != "demo":
+        return None
+    return context.params.get(name)
+
+
+def demo_url() -> str | None:
+    """Where `portal demo` serves (its --host and --port), or None outside it."""
+    port = _demo_option("port")
+    return f"http://{_demo_option('host') or '127.0.0.1'}:{port}" if port else None
 
 
 def sandbox_settings(
-    settings: Settings, sandbox: QboSandbox, anet: AnetSandbox | None = None
+    settings: Settings,
+    sandbox: QboSandbox,
+    anet: AnetSandbox | None = None,
+    public_url: str | None = None,
 ) -> Settings:
-    """Settings pointing the portal's adapters at the sandboxes: only URLs differ."""
+    """Settings pointing the portal's adapters at the sandboxes: only URLs differ. Links in
+    e-mails and the OAuth callback use `public_url` (default: where `portal demo` serves)."""
     qbo = dataclasses.replace(
         settings.quickbooks,
         client_id=DEMO_CLIENT[0],
@@ -76,9 +128,14 @@ def sandbox_settings(
         webhook_verifier_token=DEMO_VERIFIER,
         throttle_wait_seconds=5,
     )
+    portal = settings.portal
+    public_url = public_url or demo_url()
+    if public_url:
+        portal = dataclasses.replace(portal, public_url=public_url)
+        qbo = dataclasses.replace(qbo, redirect_uri="")  # the callback under public_url
     # The demo shows the whole policy at work: a flat fee ten days after the due date.
     fees = dataclasses.replace(settings.late_fees, enabled=True)
-    settings = dataclasses.replace(settings, quickbooks=qbo, late_fees=fees)
+    settings = dataclasses.replace(settings, portal=portal, quickbooks=qbo, late_fees=fees)
     if anet is None:
         return settings
     gateway = dataclasses.replace(
@@ -109,31 +166,43 @@ def connect(app: Flask, settings: Settings) -> str:
     return DEMO_REALM
 
 
-def _login_customers(s: Session, today: date) -> list[Customer]:
-    """Two customers worth showing: one with an overdue invoice, one with open invoices."""
+# the overdue step the first demo login shows, in order of preference
+SHOWN_FIRST = (OverdueState.WARNING, OverdueState.PAST_DUE, OverdueState.SUSPENDED)
+
+
+def _login_customers(s: Session, today: date, overdue: OverdueSettings) -> list[Customer]:
+    """Two customers worth showing: one overdue (at the warning step when there is one, so the
+    turn-off date shows), one whose open invoices are not due yet (else any with open ones)."""
     open_ = sa.and_(Invoice.balance > 0, ~Invoice.voided, ~Invoice.deleted)
-    overdue = s.scalars(
-        sa.select(Customer)
+    oldest_due = (
+        sa.select(Customer.id, sa.func.min(Invoice.due_date))
         .join(Invoice)
         .where(Customer.realm_id == DEMO_REALM, open_, Invoice.due_date < today)
+        .group_by(Customer.id)
         .order_by(Customer.id)
-        .limit(1)
-    ).first()
-    others = s.scalars(
+    )
+    steps = {cid: state_for(due, today, overdue).name for cid, due in s.execute(oldest_due)}
+    ranked = sorted(
+        (cid for cid, step in steps.items() if step in SHOWN_FIRST),
+        key=lambda cid: SHOWN_FIRST.index(steps[cid]),
+    )
+    first = s.get(Customer, ranked[0]) if ranked else None
+    with_open = (
         sa.select(Customer)
         .join(Invoice)
-        .where(
-            Customer.realm_id == DEMO_REALM, open_, Customer.id != (overdue.id if overdue else 0)
-        )
+        .where(Customer.realm_id == DEMO_REALM, open_, Customer.id != (first.id if first else 0))
         .order_by(Customer.id)
-        .limit(1)
-    ).first()
-    return [c for c in (overdue, others) if c is not None]
+    )
+    current = s.scalars(with_open.where(Customer.id.not_in(list(steps))).limit(1)).first()
+    second = current or s.scalars(with_open.limit(1)).first()
+    return [c for c in (first, second) if c is not None]
 
 
-def ensure_logins(s: Session, policy: AccountPolicy, today: date) -> list[tuple[DemoLogin, str]]:
+def ensure_logins(
+    s: Session, policy: AccountPolicy, today: date, overdue: OverdueSettings | None = None
+) -> list[tuple[DemoLogin, str]]:
     """Create the demo logins once; returns each with the customer it belongs to."""
-    customers = _login_customers(s, today)
+    customers = _login_customers(s, today, overdue or OverdueSettings())
     out = []
     for login in DEMO_LOGINS:
         existing = s.scalar(sa.select(PortalUser).where(PortalUser.username_key == login.username))

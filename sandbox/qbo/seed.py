@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -248,8 +249,17 @@ def seed_company(
     customers: int = 50,
     invoices: int = 200,
     rng_seed: int = 1234,
+    collect_after_days: int | None = None,
+    late_days: Sequence[int] = (),
 ) -> Company:
-    """Fill a company (created if needed) with deterministic customers, invoices and payments."""
+    """Fill a company (created if needed) with deterministic customers, invoices and payments.
+
+    Invoices span the year up to today, due 30 days after they were issued. By default an
+    overdue one is left unpaid now and then, however old. With `collect_after_days`, the
+    company collects: every invoice more than that many days past due has been paid, except
+    that for each entry of `late_days` one customer's oldest unpaid invoice fell due exactly
+    that many days ago (one of the `invoices`). So a demo can show a few accounts at each
+    step of an overdue ladder, and the rest current."""
     with state.lock:
         realm_id = realm_id or state.default_realm_id
         company = state.companies.get(realm_id or "") or state.add_company(realm_id)
@@ -264,7 +274,8 @@ def seed_company(
         try:
             customer_ids = _seed_customers(seeder, customers, now)
             if customer_ids:
-                _seed_invoices(seeder, catalog, customer_ids, invoices, now)
+                policy = _Collections(seeder, customer_ids, collect_after_days, late_days)
+                _seed_invoices(seeder, catalog, customer_ids, invoices, now, policy)
             _finish(seeder)
         finally:
             if gc_was_enabled:
@@ -288,34 +299,75 @@ def _seed_customers(seeder: _Seeder, count: int, now: datetime) -> list[str]:
     return ids
 
 
+@dataclass
+class _Collections:
+    """Which overdue invoices have been paid in a company that collects (see seed_company)."""
+
+    after_days: int | None
+    late: dict[str, int]  # customer id -> days their oldest unpaid invoice is past due
+
+    def __init__(
+        self,
+        seeder: _Seeder,
+        customer_ids: list[str],
+        after_days: int | None,
+        late_days: Sequence[int],
+    ) -> None:
+        self.after_days = after_days
+        picked = seeder.rng.sample(customer_ids, min(len(late_days), len(customer_ids)))
+        self.late = dict(zip(picked, late_days, strict=False))
+
+    def collected(self, customer_id: str, due: date, today: date) -> bool:
+        """Whether this invoice was paid in full because it was too far behind."""
+        if self.after_days is None:
+            return False
+        limit = min(self.after_days, self.late.get(customer_id, self.after_days))
+        return (today - due).days > limit
+
+
 def _seed_invoices(
     seeder: _Seeder,
     catalog: dict[str, dict[str, Any]],
     customer_ids: list[str],
     count: int,
     now: datetime,
+    policy: _Collections,
 ) -> None:
     """Invoices over the last year, then their payments and a few credit memos, in date order."""
     rng = seeder.rng
-    days = sorted(seeder.today - timedelta(days=rng.randint(1, 364)) for _ in range(count))
+    regular = count - len(policy.late)
+    days: list[tuple[date, str | None]] = [
+        (seeder.today - timedelta(days=rng.randint(1, 364)), None) for _ in range(regular)
+    ]
+    # the late accounts' unpaid invoices, issued 30 days before they fell due
+    days += [(seeder.today - timedelta(days=d + 30), c) for c, d in policy.late.items()]
+    days.sort(key=lambda entry: entry[0])
     methods = list(seeder.company.rows["PaymentMethod"])
     payments: list[tuple[date, str, str, Decimal]] = []
+    unpaid: set[str] = set()
     customers = seeder.company.rows["Customer"]
-    for day in days:
-        customer = customers[rng.choice(customer_ids)]
+    for day, late_customer in days:
+        customer = customers[late_customer or rng.choice(customer_ids)]
         picks = _pick_lines(rng, catalog)
-        overdue = day + timedelta(days=30) < seeder.today
+        due = day + timedelta(days=30)
+        overdue = due < seeder.today
         if overdue and rng.random() < 0.1:
             picks.append((catalog[LATE_FEE[0]], 1))
         row = _invoice_row(seeder.company, customer, picks, day)
         invoice = seeder.store("Invoice", row, min(seeder.moment(day), now))
         roll = rng.random()
+        if late_customer is not None:
+            unpaid.add(invoice["Id"])
+            continue
         paid_share = 0.7 if overdue else 0.3
-        if roll < paid_share + 0.1:
+        collected = policy.collected(customer["Id"], due, seeder.today)
+        if collected or roll < paid_share + 0.1:
             amount = invoice["TotalAmt"]
-            if roll >= paid_share:
+            if roll >= paid_share and not collected:
                 amount = money(amount * Decimal(rng.randint(25, 75)) / 100)
             pay_day = min(day + timedelta(days=rng.randint(1, 45)), seeder.today)
+            if collected:
+                pay_day = min(pay_day, due + timedelta(days=policy.after_days or 0))
             payments.append((pay_day, customer["Id"], invoice["Id"], amount))
     for pay_day, customer_id, invoice_id, amount in sorted(payments):
         method = seeder.company.rows["PaymentMethod"][rng.choice(methods)]
@@ -325,19 +377,24 @@ def _seed_invoices(
         when = min(seeder.moment(pay_day), now)
         seeder.store("Payment", row, when)
         seeder.touch("Invoice", invoice_id, when)
-    _seed_credits(seeder, catalog, max(1, count // 100), now)
+    _seed_credits(seeder, catalog, max(1, count // 100), now, unpaid)
 
 
 def _seed_credits(
-    seeder: _Seeder, catalog: dict[str, dict[str, Any]], count: int, now: datetime
+    seeder: _Seeder,
+    catalog: dict[str, dict[str, Any]],
+    count: int,
+    now: datetime,
+    unpaid: set[str],
 ) -> None:
-    """Service credits; half are applied to an open invoice by a zero-total payment."""
+    """Service credits; half are applied to an open invoice by a zero-total payment (never to
+    an invoice that must stay unpaid)."""
     rng = seeder.rng
     company = seeder.company
     open_invoices = [
         row
         for row in company.rows["Invoice"].values()
-        if company.ledger.applied_total(("Invoice", row["Id"])) == 0
+        if company.ledger.applied_total(("Invoice", row["Id"])) == 0 and row["Id"] not in unpaid
     ]
     for invoice in rng.sample(open_invoices, min(count, len(open_invoices))):
         amount = money(min(invoice["TotalAmt"], Decimal(rng.randint(10, 50))))
