@@ -43,7 +43,7 @@ def write_credit(
             amount,
             f"{message.request_id}-apply",
         )
-    except BusinessRule as exc:
+    except (BusinessRule, NotFound) as exc:  # paid, voided or deleted meanwhile
         return _apply_what_fits(s, adapter, message, memo.id, amount, exc)
     written(s, message, linked_txn_id=applied.id)
     return f"{memo.id}/{applied.id}"

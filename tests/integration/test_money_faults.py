@@ -597,3 +597,17 @@ def test_a_pdf_asked_for_in_a_request_fails_at_once_when_quickbooks_throttles(
         with pytest.raises(AccountingError):
             adapter.invoice_pdf(invoice.qbo_id)
     assert adapter.calls == 1  # one try: no retry, no wait (the worker would try 3 times)
+
+
+def test_a_credit_on_an_invoice_voided_meanwhile_stays_on_the_account_not_parked(
+    app: Flask, sandboxes: Sandboxes
+):
+    qbo, _anet = sandboxes
+    invoice = open_invoices(app)[0]
+    with app.app_context(), sessions_of(app)() as s:
+        issue_credit(s, invoice.customer_id, invoice.id, "10.00", "goodwill", None)
+        s.commit()
+    void_in_quickbooks(qbo, invoice)
+    drain_until_quiet(app)
+    [message] = outbox_rows(app)
+    assert message.status is OutboxStatus.DONE and (message.result_ref or "").endswith("unapplied")
