@@ -12,13 +12,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sandbox.durable import StateFile
 from sandbox.qbo.util import system_clock
 
 from . import models, persist
 from .cards import Bank, Card, PaymentMethod
 from .faults import FaultInjector
 from .models import SETTLES_TO, AcceptToken, Batch, CustomerProfile, Transaction
+from .statefile import AnetStateFile
 from .tokens import DESCRIPTOR, bank_from_fields, card_from_fields
 from .webhooks import Delivery, WebhookDispatcher
 
@@ -69,7 +69,7 @@ class AnetState:
         self.settlement_cutoff: time | None = DEFAULT_CUTOFF
         self._last_cutoff_check = self.now()
         self._ids = {"trans": 60000000000, "batch": 9900000, "profile": 500000000, "pp": 510000000}
-        self._file: StateFile | None = None
+        self._file: AnetStateFile | None = None
         self._closed = False
         self._unsaved = False
 
@@ -267,64 +267,69 @@ class AnetState:
     def open(self, path: str | Path) -> None:
         """Load a state file (if any) and keep it current from now on."""
         with self.lock:
-            store = StateFile(path, persist.dumps, persist.loads, journaled=False)
-            snapshot, _ = store.read()
-            if snapshot is not None:
-                self.load_dict(snapshot)
-            self._file, self._closed = store, False
-            self._unsaved = True
-            self.persist()
-        logger.info("sandbox state %s in %s", "loaded" if snapshot else "kept", path)
+            keeper = AnetStateFile(path)
+            found = keeper.load(self)
+            keeper.start(self, found)
+            self._file, self._closed, self._unsaved = keeper, False, False
+        logger.info("sandbox state %s in %s", "loaded" if found else "kept", path)
 
     def persist(self) -> None:
-        """Write the state file now if anything changed, on disk before this returns."""
+        """Journal what changed since mark_changed(), on disk before this returns."""
         with self.lock:
             if self._file is None:
                 if self._closed:
                     raise RuntimeError("the sandbox is stopping: changes can no longer be kept")
                 return
             if self._unsaved:
-                self._file.write_snapshot(self.to_dict())
+                self._file.append(self)
                 self._unsaved = False
 
     def close(self) -> None:
         """Write what is left and stop keeping the state file."""
         with self.lock:
             if self._file is not None:
-                self.persist()
+                self._file.close(self)
                 self._file, self._closed = None, True
+
+    def counters(self) -> dict[str, Any]:
+        """The id counters and the last settlement cut-off check."""
+        return {"ids": dict(self._ids), "last_cutoff_check": self._last_cutoff_check.isoformat()}
+
+    def live_tokens(self) -> list[AcceptToken]:
+        """Accept.js tokens that can still be used."""
+        now = self.now()
+        return [t for t in self.tokens.values() if not t.used and t.expires > now]
 
     def to_dict(self) -> dict[str, Any]:
         """Everything a restarted sandbox needs to carry on (no card or bank number whole)."""
         with self.lock:
-            now = self.now()
             return {
                 "version": 1,
-                "ids": dict(self._ids),
-                "last_cutoff_check": self._last_cutoff_check.isoformat(),
+                "counters": self.counters(),
                 "transactions": [
                     persist.transaction_to_dict(t) for t in self.transactions.values()
                 ],
                 "batches": [persist.batch_to_dict(b) for b in self.batches.values()],
                 "profiles": [persist.profile_to_dict(p) for p in self.profiles.values()],
-                "tokens": [
-                    persist.token_to_dict(t)
-                    for t in self.tokens.values()
-                    if not t.used and t.expires > now
-                ],
+                "tokens": [persist.token_to_dict(t) for t in self.live_tokens()],
             }
 
     def load_dict(self, data: dict[str, Any]) -> None:
-        """Replace transactions, batches, profiles, tokens and id counters."""
+        """Apply a state file's snapshot or journal record: the transactions and batches it
+        holds are added or replaced; profiles and tokens, when present, replace ours."""
         with self.lock:
-            self._ids.update(data["ids"])
-            self._last_cutoff_check = datetime.fromisoformat(data["last_cutoff_check"])
-            transactions = map(persist.transaction_from_dict, data["transactions"])
-            self.transactions = {t.trans_id: t for t in transactions}
-            self.batches = {b.batch_id: b for b in map(persist.batch_from_dict, data["batches"])}
-            profiles = map(persist.profile_from_dict, data["profiles"])
-            self.profiles = {p.profile_id: p for p in profiles}
-            self.tokens = {t.value: t for t in map(persist.token_from_dict, data["tokens"])}
+            counters = data["counters"]
+            self._ids.update(counters["ids"])
+            self._last_cutoff_check = datetime.fromisoformat(counters["last_cutoff_check"])
+            for trans in map(persist.transaction_from_dict, data["transactions"]):
+                self.transactions[trans.trans_id] = trans
+            for batch in map(persist.batch_from_dict, data["batches"]):
+                self.batches[batch.batch_id] = batch
+            if "profiles" in data:
+                profiles = map(persist.profile_from_dict, data["profiles"])
+                self.profiles = {p.profile_id: p for p in profiles}
+            if "tokens" in data:
+                self.tokens = {t.value: t for t in map(persist.token_from_dict, data["tokens"])}
 
 
 def _batch_method(trans: Transaction) -> str:

@@ -260,6 +260,12 @@ def test_the_authorizenet_sandbox_carries_on_after_a_stop(
     state_file = tmp_path / "anet.json"
     first = launch("sandbox.authorizenet", "--state-file", str(state_file))
     kept = charge(first, "12.34", "INV-1", VISA)
+    voided = charge(first, "7.00", "INV-V", VISA)
+    void = (
+        "<transactionRequest><transactionType>voidTransaction</transactionType>"
+        f"<refTransId>{voided}</refTransId></transactionRequest>"
+    )
+    assert "<responseCode>1</responseCode>" in anet(first, "createTransactionRequest", void)
     token = accept_token(first)  # handed to a browser, not used yet
     first.stop(how)
     assert "4111111111111111" not in state_file.read_text()  # never a whole card number
@@ -268,7 +274,9 @@ def test_the_authorizenet_sandbox_carries_on_after_a_stop(
     details = anet(second, "getTransactionDetailsRequest", f"<transId>{kept}</transId>")
     assert "<invoiceNumber>INV-1</invoiceNumber>" in details
     assert "<cardNumber>XXXX1111</cardNumber>" in details
-    assert int(charge(second, "5.00", "INV-2", opaque(token))) == int(kept) + 1
+    voided_details = anet(second, "getTransactionDetailsRequest", f"<transId>{voided}</transId>")
+    assert "<transactionStatus>voided</transactionStatus>" in voided_details
+    assert int(charge(second, "5.00", "INV-2", opaque(token))) == int(voided) + 1
     # the same charge again is still a duplicate of the one made before the stop
     duplicate = anet(
         second,
