@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal.clock import zone_name
 from portal.db import utcnow
 from sync import lease, upsert
 from sync.accounting import (
@@ -57,6 +58,19 @@ def prefetched(pages: Iterator[T]) -> Iterator[T]:
         while (page := ahead.result()) is not None:
             ahead = pool.submit(next, pages, None)
             yield page
+
+
+def note_zone(s: Session, realm: str, records: Sequence[Record]) -> None:
+    """Keep the UTC offset of the newest QuickBooks stamp seen: the company's time zone (every
+    stamp carries it), from which "today" is the company's date."""
+    stamps = [r.updated_at for r in records if r.updated_at and r.updated_at.tzinfo]
+    state = s.get(SyncState, realm)
+    if not stamps or state is None:
+        return
+    newest = max(stamps)
+    if state.timezone_seen_at is None or newest >= state.timezone_seen_at:
+        state.timezone = zone_name(newest.utcoffset() or timedelta())
+        state.timezone_seen_at = newest
 
 
 class SyncBusy(Exception):
@@ -190,6 +204,7 @@ class Mirror:
             began = time.perf_counter()
             with self.sessions() as s:
                 tally.add(upsert.page(s, self.realm, entity, records, self._fetch_customer))
+                note_zone(s, self.realm, records)
                 state = s.get(SyncState, self.realm)
                 assert state is not None
                 start += len(records)
@@ -239,6 +254,7 @@ class Mirror:
         for records in self.adapter.pages(entity, self.settings.page_size, changed_since=since):
             with self.sessions() as s:
                 tally.add(upsert.page(s, self.realm, entity, records, self._fetch_customer))
+                note_zone(s, self.realm, records)
                 s.commit()
             self._renew()
 
@@ -248,5 +264,6 @@ class Mirror:
                 records: Sequence[Record] = changes.records.get(entity, [])
                 if records:
                     tally.add(upsert.page(s, self.realm, entity, records, self._fetch_customer))
+                    note_zone(s, self.realm, records)
             tally.add(upsert.deletions(s, self.realm, changes.deleted))
             s.commit()

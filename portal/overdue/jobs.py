@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.clock import today
+from portal.clock import app_today
 from portal.config import Settings
 from portal.overdue.fees import FeeRun, apply_late_fees
 from portal.overdue.states import refresh_states
@@ -29,7 +29,8 @@ def hourly(app: Flask) -> HourlyRun:
     """Fees first (the write-back job sends them to QuickBooks), then the states staff list."""
     settings: Settings = app.config["PORTAL_SETTINGS"]
     sessions: sessionmaker[Session] = app.extensions["portal.db"].sessions
-    day = today()
+    with sessions() as s:
+        day = app_today(app, s)  # the company's date: a fee never falls due hours early
     fees = apply_late_fees(sessions, settings, day)
     if fees.added:
         logger.info("late fees: %s added, %s skipped", fees.added, fees.skipped)
