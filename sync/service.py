@@ -119,6 +119,7 @@ def write_back(app: Flask) -> DrainResult:
         "deposit_account_id": settings.quickbooks.deposit_account_id,
         "payment_method_id": settings.quickbooks.payment_method_id,
         "credit_item_id": settings.quickbooks.credit_item_id,
+        "timezone": settings.portal.timezone,
     }
     sessions = sessions_of(app)
     lost = needing_reconnect(sessions)

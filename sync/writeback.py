@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from portal.billing.models import Customer
+from portal.clock import company_today
 from portal.outbox import OutboxMessage
 from portal.payments.models import Payment
 from sync.accounting import (
@@ -104,7 +105,8 @@ def payment_write(s: Session, message: OutboxMessage, options: Mapping[str, str]
         ),
         total=payment.total,
         reference=payment.gateway_trans_id,
-        txn_date=charged.date(),
+        # the company's business day of the charge (8 pm in California is not tomorrow)
+        txn_date=company_today(s, options.get("timezone", ""), charged, message.realm_id),
         deposit_account_id=options.get("deposit_account_id") or None,
         payment_method_id=options.get("payment_method_id") or None,
         note=f"Portal payment {payment.gateway_key}",

@@ -368,3 +368,19 @@ def test_a_429_storm_on_the_batch_call_waits_and_succeeds(
     assert waits == [60.0, 60.0, 60.0]
     assert adapter.calls - calls == 4
     assert sandbox_payments(company, sandbox) == payments + 3
+
+
+def test_a_payment_is_dated_on_the_companys_business_day_not_utcs(sessions, fake):
+    from datetime import UTC
+
+    from sync.models import SyncState
+
+    world = open_invoices(sessions, fake, 1)
+    [paid] = pay_each(sessions, world, 1)
+    with sessions() as s:
+        s.add(SyncState(realm_id="test", timezone="-08:00"))  # California, as QuickBooks says
+        s.get(Payment, paid).charged_at = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)  # 7 pm there
+        s.commit()
+    assert outbox.drain(sessions, lambda realm: fake).done == 1
+    [written] = fake.rows[Entity.PAYMENT].values()
+    assert written.txn_date == date(2026, 2, 28)
