@@ -257,9 +257,10 @@ def seed_company(
     Invoices span the year up to today, due 30 days after they were issued. By default an
     overdue one is left unpaid now and then, however old. With `collect_after_days`, the
     company collects: every invoice more than that many days past due has been paid, except
-    that for each entry of `late_days` one customer's oldest unpaid invoice fell due exactly
-    that many days ago (one of the `invoices`). So a demo can show a few accounts at each
-    step of an overdue ladder, and the rest current."""
+    that for each entry of `late_days` one customer stopped paying: their oldest unpaid invoice
+    fell due exactly that many days ago, a bill a month has followed, and none is paid (all of
+    them among the `invoices`). So a demo can show a few accounts at each step of an overdue
+    ladder, and the rest current."""
     with state.lock:
         realm_id = realm_id or state.default_realm_id
         company = state.companies.get(realm_id or "") or state.add_company(realm_id)
@@ -317,12 +318,15 @@ class _Collections:
         picked = seeder.rng.sample(customer_ids, min(len(late_days), len(customer_ids)))
         self.late = dict(zip(picked, late_days, strict=False))
 
-    def collected(self, customer_id: str, due: date, today: date) -> bool:
-        """Whether this invoice was paid in full because it was too far behind."""
+    def settled(self, customer_id: str, due: date, today: date) -> bool | None:
+        """True: paid in full (it was too far behind); False: left unpaid (a late customer
+        stopped paying when their oldest unpaid bill fell due); None: paid or not, at random."""
         if self.after_days is None:
-            return False
-        limit = min(self.after_days, self.late.get(customer_id, self.after_days))
-        return (today - due).days > limit
+            return None
+        late_by = (today - due).days
+        if customer_id in self.late:
+            return late_by > self.late[customer_id]
+        return True if late_by > self.after_days else None
 
 
 def _seed_invoices(
@@ -335,13 +339,16 @@ def _seed_invoices(
 ) -> None:
     """Invoices over the last year, then their payments and a few credit memos, in date order."""
     rng = seeder.rng
-    regular = count - len(policy.late)
+    # the late accounts' unpaid bills: the oldest, then one a month (issued 30 days before due)
+    late = [
+        (seeder.today - timedelta(days=days_late + 30 - month), customer_id)
+        for customer_id, days_late in policy.late.items()
+        for month in range(0, days_late + 31, 30)
+    ][:count]
     days: list[tuple[date, str | None]] = [
-        (seeder.today - timedelta(days=rng.randint(1, 364)), None) for _ in range(regular)
+        (seeder.today - timedelta(days=rng.randint(1, 364)), None) for _ in range(count - len(late))
     ]
-    # the late accounts' unpaid invoices, issued 30 days before they fell due
-    days += [(seeder.today - timedelta(days=d + 30), c) for c, d in policy.late.items()]
-    days.sort(key=lambda entry: entry[0])
+    days = sorted(days + late, key=lambda entry: entry[0])
     methods = list(seeder.company.rows["PaymentMethod"])
     payments: list[tuple[date, str, str, Decimal]] = []
     unpaid: set[str] = set()
@@ -360,13 +367,15 @@ def _seed_invoices(
             unpaid.add(invoice["Id"])
             continue
         paid_share = 0.7 if overdue else 0.3
-        collected = policy.collected(customer["Id"], due, seeder.today)
-        if collected or roll < paid_share + 0.1:
+        settled = policy.settled(customer["Id"], due, seeder.today)
+        if settled is False:
+            continue
+        if settled or roll < paid_share + 0.1:
             amount = invoice["TotalAmt"]
-            if roll >= paid_share and not collected:
+            if roll >= paid_share and not settled:
                 amount = money(amount * Decimal(rng.randint(25, 75)) / 100)
             pay_day = min(day + timedelta(days=rng.randint(1, 45)), seeder.today)
-            if collected:
+            if settled:
                 pay_day = min(pay_day, due + timedelta(days=policy.after_days or 0))
             payments.append((pay_day, customer["Id"], invoice["Id"], amount))
     for pay_day, customer_id, invoice_id, amount in sorted(payments):
