@@ -29,9 +29,9 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from portal import create_app  # noqa: E402
 from portal.accounts.models import Role  # noqa: E402
 from portal.accounts.service import create_user  # noqa: E402
+from portal.app import create_app  # noqa: E402
 from portal.billing.models import Customer, Invoice, InvoiceLine, ReceivedPayment  # noqa: E402
 from portal.clock import today  # noqa: E402
 from portal.config import load_settings  # noqa: E402

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from portal import create_app  # noqa: E402
+from portal.app import create_app  # noqa: E402
 from portal.billing.models import (  # noqa: E402
     CatalogItem,
     CreditMemo,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,26 @@ import click
 import sqlalchemy as sa
 from flask import Flask
 
-from portal import create_app, db
+from portal import db
+from portal import demo as demo_env
+from portal.accounts.models import PortalUser, Role
+from portal.accounts.passwords import PasswordRejected
+from portal.accounts.service import AccountError, create_user, invite_customer
+from portal.app import create_app
+from portal.billing.models import Customer
+from portal.clock import today
 from portal.config import ConfigError, LoggingSettings, Settings, load_settings
+from portal.mail import deliver
 from portal.ops import logs
+from portal.overdue.jobs import hourly
+from portal.payments.gateway import GatewayError
+from portal.reconcile import ReconcileError, gather
+from portal.worker import job_list, run_once, schedule
+from sandbox.authorizenet import main as anet_main
+from sandbox.qbo import main as qbo_main
+from sync.accounting import AccountingError
+from sync.quickbooks.connection import connected_realms
+from sync.service import sessions_of, sync_realm
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +109,7 @@ def db_group() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply Alembic migrations."""
-    from portal.migrate import upgrade
+    from portal.migrate import upgrade  # start-up cost: alembic loads only when migrating
 
     settings = _settings()
     settings.instance.mkdir(parents=True, exist_ok=True)
@@ -105,9 +124,6 @@ def db_upgrade(revision: str) -> None:
 @click.password_option(help="Prompted for (with confirmation) when not given.")
 def create_admin(username: str, email: str, role: str, password: str) -> None:
     """Create a staff login (admin or bookkeeper)."""
-    from portal.accounts.models import Role
-    from portal.accounts.passwords import PasswordRejected
-    from portal.accounts.service import AccountError, create_user
 
     with _app_context() as app:
         try:
@@ -140,8 +156,6 @@ def users() -> None:
 @click.option("--email", required=True, help="Where to send the invitation.")
 def users_invite(customer_ref: str, email: str) -> None:
     """E-mail a customer an invitation to create a portal login."""
-    from portal.accounts.service import AccountError, invite_customer
-    from portal.billing.models import Customer
 
     with _app_context() as app:
         s = db.session()
@@ -164,7 +178,6 @@ def users_invite(customer_ref: str, email: str) -> None:
 @users.command("list")
 def users_list() -> None:
     """List portal logins."""
-    from portal.accounts.models import PortalUser
 
     with _app_context():
         for u in db.session().scalars(sa.select(PortalUser).order_by(PortalUser.username_key)):
@@ -181,7 +194,6 @@ def mail() -> None:
 @mail.command("send")
 def mail_send() -> None:
     """Send queued e-mail that is due (retries with back-off)."""
-    from portal.mail import deliver
 
     with _app_context():
         click.echo(f"sent {deliver()} message(s)")
@@ -193,8 +205,6 @@ def mail_send() -> None:
 @click.option("--realm", default=None, help="Only this company (default: every connected one).")
 def sync(kind: str | None, realm: str | None) -> None:
     """Mirror QuickBooks now (incremental, or full when due or asked)."""
-    from sync.quickbooks.connection import connected_realms
-    from sync.service import sessions_of, sync_realm
 
     with _app_context() as app:
         realms = [realm] if realm else connected_realms(sessions_of(app))
@@ -229,7 +239,6 @@ def sandbox() -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def sandbox_qbo(args: tuple[str, ...]) -> None:
     """Serve a local QuickBooks Online (OAuth and the data API)."""
-    from sandbox.qbo import main as qbo_main
 
     sys.exit(qbo_main(list(args), prog="portal sandbox qbo"))
 
@@ -240,7 +249,6 @@ def sandbox_qbo(args: tuple[str, ...]) -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def sandbox_authorizenet(args: tuple[str, ...]) -> None:
     """Serve a local Authorize.Net (XML API and Accept.js)."""
-    from sandbox.authorizenet import main as anet_main
 
     sys.exit(anet_main(list(args), prog="portal sandbox authorizenet"))
 
@@ -250,11 +258,8 @@ def sandbox_authorizenet(args: tuple[str, ...]) -> None:
 def worker(once: bool) -> None:
     """Run the scheduled jobs (QuickBooks sync, write-back, recovery, e-mail); the web
     processes never do."""
-    import signal
-
+    # Imports inside a command here load only what that command runs (start-up cost).
     from apscheduler.schedulers.blocking import BlockingScheduler
-
-    from portal.worker import job_list, run_once, schedule
 
     with _app_context() as app:
         if once:
@@ -275,7 +280,7 @@ def worker(once: bool) -> None:
 @click.option("--workers", type=int, default=None, help="Default: server.workers.")
 def run(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the portal with gunicorn (run `portal db upgrade` first)."""
-    from gunicorn.app.base import BaseApplication
+    from gunicorn.app.base import BaseApplication  # start-up cost: only `portal run` needs it
 
     from portal.ops.serving import gunicorn_options, metrics_folder  # gunicorn, as above
 
@@ -340,15 +345,11 @@ def demo(
     host: str, port: int, qbo_port: int, anet_port: int, customers: int, invoices: int
 ) -> None:
     """Run the whole product on the bundled sandboxes, with demo data and logins."""
+    # start-up cost: the scheduler, the dev server and alembic load only for the demo
     from apscheduler.schedulers.background import BackgroundScheduler
     from werkzeug.serving import run_simple
 
-    from portal import demo as demo_env
-    from portal.clock import today
     from portal.migrate import upgrade
-    from portal.overdue.jobs import hourly
-    from portal.worker import schedule
-    from sync.service import sync_realm
 
     base = _settings()
     base.instance.mkdir(parents=True, exist_ok=True)
@@ -408,11 +409,6 @@ def demo(
 def reconcile_command(since: Any) -> None:
     """Compare portal payments, QuickBooks Payments and the processor's transactions;
     exits 1 when they differ."""
-    from datetime import datetime
-
-    from portal.payments.gateway import GatewayError
-    from portal.reconcile import ReconcileError, gather
-    from sync.accounting import AccountingError
 
     with _app_context() as app:
         try:

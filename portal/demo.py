@@ -29,6 +29,8 @@ from portal.config import OverdueSettings, Settings, load_settings
 from portal.overdue.ladder import OverdueState, state_for
 from sandbox.authorizenet import AnetSandbox, AnetState
 from sandbox.qbo import QboSandbox, SandboxState, seed_company
+from sync.quickbooks.connection import authorization_url, connected_realms
+from sync.quickbooks.connection import connect as store
 
 logger = logging.getLogger(__name__)
 
@@ -152,8 +154,6 @@ def sandbox_settings(
 
 def connect(app: Flask, settings: Settings) -> str:
     """Connect the demo company with the real OAuth round trip (the sandbox auto-approves)."""
-    from sync.quickbooks.connection import authorization_url, connected_realms
-    from sync.quickbooks.connection import connect as store
 
     sessions = app.extensions["portal.db"].sessions
     if DEMO_REALM in connected_realms(sessions):

@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal import create_app, db
+from portal import db
 from portal.accounts.models import PortalUser, Role
 from portal.accounts.service import create_user
+from portal.app import create_app
 from portal.billing.models import Customer, Invoice, InvoiceLine
 from portal.config import Settings, load_settings
 from portal.migrate import upgrade

@@ -13,10 +13,11 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from quickbooks.objects.invoice import Invoice as QboInvoice
 
-from portal import create_app, db
+from portal import db
 from portal import demo as demo_env
 from portal.accounts.models import Role
 from portal.accounts.service import create_user
+from portal.app import create_app
 from portal.billing.models import Invoice
 from portal.clock import today
 from portal.config import Settings

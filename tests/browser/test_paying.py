@@ -17,10 +17,11 @@ from playwright.sync_api import Page, expect
 from quickbooks import QuickBooks
 from quickbooks.objects.payment import Payment as QboPayment
 
-from portal import create_app, db
+from portal import db
 from portal import demo as demo_env
 from portal.accounts.models import Role
 from portal.accounts.service import create_user
+from portal.app import create_app
 from portal.billing.models import Customer, Invoice
 from portal.config import Settings
 from sandbox.authorizenet import AnetSandbox

@@ -14,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from portal import create_app, db
+from portal import db
 from portal import demo as demo_env
+from portal.app import create_app
 from portal.billing.models import Invoice
 from portal.config import Settings
 from portal.payments import service

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal import create_app, db
+from portal import db
 from portal.accounts.models import Role
+from portal.app import create_app
 from portal.billing.models import Invoice
 from portal.config import Settings
 from sandbox.qbo import Company, QboSandbox

@@ -16,10 +16,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 import sync.handlers  # noqa: F401  (registers the write-back handlers)
-from portal import create_app
 from portal import demo as demo_env
 from portal import outbox as portal_outbox
 from portal.accounts.models import Role
+from portal.app import create_app
 from portal.billing.models import CatalogItem, Customer, Invoice
 from portal.config import Settings, load_settings
 from portal.outbox import OutboxMessage, OutboxStatus

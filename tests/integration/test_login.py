@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal import create_app
 from portal.accounts.models import PortalUser
+from portal.app import create_app
 from portal.config import load_settings
 from tests.conftest import PASSWORD, login, post_form, write_config
 

@@ -13,7 +13,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
 from flask import Flask
 
-from portal import create_app, db
+from portal import db
+from portal.app import create_app
 from portal.config import load_settings
 from portal.db import utcnow
 from portal.mail import deliver, queue_email

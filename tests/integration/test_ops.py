@@ -24,7 +24,8 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.serving import make_server
 
-from portal import create_app, db
+from portal import db
+from portal.app import create_app
 from portal.config import ConfigError, load_settings
 from portal.db import utcnow
 from portal.ops.logs import TOKEN_PATHS, portal_handler, redact

@@ -13,7 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 
-from portal import create_app, db
+from portal import db
+from portal.app import create_app
 from portal.billing.models import Invoice
 from portal.config import Settings
 from portal.payments.fake import FakeGateway

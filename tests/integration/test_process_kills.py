@@ -22,10 +22,10 @@ import requests
 import sqlalchemy as sa
 from flask import Flask
 
-from portal import create_app
 from portal import demo as demo_env
 from portal.accounts.models import Role
 from portal.accounts.service import create_user
+from portal.app import create_app
 from portal.billing.models import Invoice
 from portal.config import Settings
 from portal.db import utcnow

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from flask import Flask
 
-from portal import create_app, db
+from portal import db
 from portal import demo as demo_env
+from portal.app import create_app
 from portal.billing.models import Customer, Invoice
 from portal.cli import main
 from portal.config import Settings

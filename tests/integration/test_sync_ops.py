@@ -16,16 +16,17 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal import create_app, db
+from portal import db
 from portal.accounts.models import Role
+from portal.app import create_app
 from portal.billing.models import Invoice
 from portal.cli import main
 from portal.config import load_settings
 from portal.db import utcnow
-from portal.webhooks import signature_valid
 from portal.worker import job_list, schedule
 from sync.fake import FakeAccounting
 from sync.models import QboConnection, RunStatus, SyncRun, SyncState
+from sync.quickbooks.webhooks import signature_valid
 from sync.service import sync_requested
 from tests import records as rec
 from tests.conftest import login, post_form, write_config

@@ -1,0 +1,109 @@
+"""`create_app`: the Flask application, its extensions and every blueprint."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from portal import auth, db, errors, ops
+from portal.accounts.passwords import make_hasher
+from portal.accounts.service import AccountPolicy
+from portal.accounts.views import bp as accounts_bp
+from portal.admin.notices import bp as notices_bp
+from portal.admin.payments import bp as admin_payments_bp
+from portal.admin.quickbooks import bp as quickbooks_bp
+from portal.admin.views import bp as admin_bp
+from portal.billing.views import bp as billing_bp
+from portal.config import Settings, load_settings
+from portal.invoices.views import bp as invoices_bp
+from portal.mail.adapters import mailer_for
+from portal.overdue.views import bp as overdue_bp
+from portal.payments.authorizenet import AuthorizeNetGateway
+from portal.payments.views import bp as payments_bp
+from portal.webhooks import bp as webhooks_bp
+
+ROOT = Path(__file__).resolve().parent.parent
+logger = logging.getLogger(__name__)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from settings (file + env), or from `test_config["SETTINGS"]` in tests."""
+    test_config = dict(test_config or {})
+    settings: Settings = test_config.pop("SETTINGS", None) or load_settings()
+    app = Flask(
+        "portal",
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(settings.instance),
+        instance_relative_config=False,
+    )
+    _configure(app, settings)
+    app.config.update(test_config)
+
+    database = db.init_app(app, settings.sqlalchemy_url)
+    ops.init_app(app, settings, database)  # first: its request hooks run before the others
+    auth.init_app(app)
+    csrf = CSRFProtect(app)
+    app.extensions["portal.fernet"] = Fernet(settings.portal.encryption_key.encode())
+    app.extensions["portal.hasher"] = make_hasher(cheap=bool(app.config.get("ARGON2_CHEAP")))
+    app.extensions["portal.account_policy"] = AccountPolicy.from_settings(settings)
+    app.extensions["portal.mailer"] = app.config.get("MAILER") or mailer_for(
+        settings.mail, settings.mailbox
+    )
+    gateway = app.config.get("GATEWAY") or _gateway_for(settings)
+    if gateway is not None:
+        app.extensions["portal.gateway"] = gateway
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(billing_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(quickbooks_bp)
+    app.register_blueprint(payments_bp)
+    app.register_blueprint(admin_payments_bp)
+    app.register_blueprint(invoices_bp)
+    app.register_blueprint(overdue_bp)
+    app.register_blueprint(notices_bp)
+    app.register_blueprint(webhooks_bp)
+    csrf.exempt(webhooks_bp)  # signed by Intuit instead; no browser session involved
+    errors.init_app(app)
+    return app
+
+
+def _gateway_for(settings: Settings) -> Any:
+    """The Authorize.Net gateway when it is configured (None: online payments are off)."""
+    if not settings.authorizenet.api_login_id:
+        return None
+    return AuthorizeNetGateway(settings.authorizenet)
+
+
+def _configure(app: Flask, settings: Settings) -> None:
+    public = urlsplit(settings.portal.public_url)
+    secure = {"always": True, "never": False}.get(
+        settings.security.secure_cookies, public.scheme == "https"
+    )
+    app.config.update(
+        PORTAL_SETTINGS=settings,
+        SECRET_KEY=settings.portal.secret_key,
+        SESSION_COOKIE_NAME="portal_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.security.session_hours),
+        PREFERRED_URL_SCHEME=public.scheme,
+        # Forms here are small: refuse big bodies before parsing them.
+        MAX_CONTENT_LENGTH=256 * 1024,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        MAIL_DOMAIN=public.hostname or "localhost",
+        BUSINESS_NAME=settings.portal.business_name,
+    )
