@@ -17,7 +17,7 @@ from quickbooks.exceptions import QuickbooksException
 from requests_oauthlib import OAuth2Session
 
 from portal.config import QuickBooksSettings
-from sync.accounting import AccountingError, AuthorizationLost, refusal
+from sync.accounting import AccountingError, AuthorizationLost, Throttled, refusal
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ for _name in ("requests_oauthlib", "oauthlib"):
     logging.getLogger(_name).setLevel(logging.INFO)
 
 
-class Throttled(Exception):
+class TooManyRequests(Exception):
     """HTTP 429: QuickBooks wants us to slow down."""
 
 
@@ -93,7 +93,7 @@ class QboClient(QuickBooks):
         params: Any = "",
         data: Any = "",
     ) -> requests.Response:
-        """Send one request; raise Unauthorized/Throttled/Transient/Malformed before the
+        """Send one request; raise Unauthorized/TooManyRequests/Transient/Malformed before the
         library reads the body (it would misread a 429 XML body or an HTML error page)."""
         if self.session is None:
             raise QuickbooksException("No session manager")
@@ -128,7 +128,7 @@ def _classify(response: requests.Response) -> None:
     if status == 403:
         raise Forbidden()
     if status == 429:
-        raise Throttled()
+        raise TooManyRequests()
     if status >= 500:
         raise Transient(f"answering {status}")
     kind = response.headers.get("Content-Type", "")
@@ -221,7 +221,7 @@ class Retrier:
                     "an administrator must connect QuickBooks again",
                     code="403",
                 ) from None
-            except Throttled:
+            except TooManyRequests:
                 failure = "answering 429 (too many requests)"
                 pause = float(self.settings.throttle_wait_seconds)
             except Transient as exc:
@@ -236,7 +236,8 @@ class Retrier:
             retries += 1
             if retries > self.settings.max_retries:
                 limit = self.settings.max_retries
-                raise AccountingError(
+                kind = Throttled if failure.startswith("answering 429") else AccountingError
+                raise kind(
                     f"QuickBooks kept {failure} for {what} after {limit} "
                     f"{'retry' if limit == 1 else 'retries'}",
                     retryable=True,
