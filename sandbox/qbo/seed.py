@@ -340,7 +340,7 @@ def _seed_invoices(
     """Invoices over the last year, then their payments and a few credit memos, in date order."""
     rng = seeder.rng
     # the late accounts' unpaid bills: the oldest, then one a month (issued 30 days before due)
-    late = [
+    late: list[tuple[date, str | None]] = [
         (seeder.today - timedelta(days=days_late + 30 - month), customer_id)
         for customer_id, days_late in policy.late.items()
         for month in range(0, days_late + 31, 30)
