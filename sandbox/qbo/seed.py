@@ -344,7 +344,8 @@ def _seed_invoices(
         (seeder.today - timedelta(days=days_late + 30 - month), customer_id)
         for customer_id, days_late in policy.late.items()
         for month in range(0, days_late + 31, 30)
-    ][:count]
+    ]
+    late = late[:count]
     days: list[tuple[date, str | None]] = [
         (seeder.today - timedelta(days=rng.randint(1, 364)), None) for _ in range(count - len(late))
     ]
