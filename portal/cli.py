@@ -355,15 +355,15 @@ def demo(
     base.instance.mkdir(parents=True, exist_ok=True)
     upgrade(base.sqlalchemy_url)
     sandbox = demo_env.start_sandbox(base, qbo_port, customers, invoices)
-    anet = demo_env.start_anet(anet_port)
-    settings = demo_env.sandbox_settings(base, sandbox, anet)
+    anet = demo_env.start_anet(anet_port, base)
+    settings = demo_env.sandbox_settings(base, sandbox, anet, public_url=f"http://{host}:{port}")
     app = _app(settings)
     with app.app_context():
         realm = demo_env.connect(app, settings)
         run = sync_realm(app, realm)
         hourly(app)  # late fees and overdue states now, not in an hour
         with db.transaction() as s:
-            logins = demo_env.ensure_logins(s, _policy(app), today())
+            logins = demo_env.ensure_logins(s, _policy(app), today(), settings.overdue)
     # QuickBooks changes reach the portal as they would from Intuit: a signed webhook.
     sandbox.state.webhooks.configure(
         f"http://{host}:{port}/webhooks/quickbooks", demo_env.DEMO_VERIFIER

@@ -16,7 +16,6 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import click
 import requests
 import sqlalchemy as sa
 from flask import Flask
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import PortalUser, Role
 from portal.accounts.service import AccountPolicy, create_user
 from portal.billing.models import Customer, Invoice
-from portal.config import OverdueSettings, Settings, load_settings
+from portal.config import OverdueSettings, Settings
 from portal.overdue.ladder import OverdueState, state_for
 from sandbox.authorizenet import AnetSandbox, AnetState
 from sandbox.qbo import QboSandbox, SandboxState, seed_company
@@ -91,26 +90,10 @@ def ladder_seed(overdue: OverdueSettings) -> dict[str, Any]:
 
 
 def start_anet(port: int, settings: Settings | None = None) -> AnetSandbox:
-    """The Authorize.Net sandbox on loopback. Its transactions are kept in the instance folder
-    when settings are given or `portal demo` runs it (which passes only the port)."""
-    if settings is None and _demo_option("port") is not None:
-        settings = load_settings()  # as `portal demo` loaded them a moment ago
+    """The Authorize.Net sandbox on loopback; its transactions are kept in the instance folder
+    when settings are given (as `portal demo` does), else only in memory (tests)."""
     state_file = settings.instance / ANET_STATE_FILE if settings else None
     return AnetSandbox(AnetState(), port=port, state_file=state_file).start()
-
-
-def _demo_option(name: str) -> Any:
-    """An option of the `portal demo` command running now, or None outside it."""
-    context = click.get_current_context(silent=True)
-    if context is None or context.command.name != "demo":
-        return None
-    return context.params.get(name)
-
-
-def demo_url() -> str | None:
-    """Where `portal demo` serves (its --host and --port), or None outside it."""
-    port = _demo_option("port")
-    return f"http://{_demo_option('host') or '127.0.0.1'}:{port}" if port else None
 
 
 def sandbox_settings(
@@ -120,7 +103,7 @@ def sandbox_settings(
     public_url: str | None = None,
 ) -> Settings:
     """Settings pointing the portal's adapters at the sandboxes: only URLs differ. Links in
-    e-mails and the OAuth callback use `public_url` (default: where `portal demo` serves)."""
+    e-mails and the OAuth callback use `public_url` when given (where `portal demo` serves)."""
     qbo = dataclasses.replace(
         settings.quickbooks,
         client_id=DEMO_CLIENT[0],
@@ -131,7 +114,6 @@ def sandbox_settings(
         throttle_wait_seconds=5,
     )
     portal = settings.portal
-    public_url = public_url or demo_url()
     if public_url:
         portal = dataclasses.replace(portal, public_url=public_url)
         qbo = dataclasses.replace(qbo, redirect_uri="")  # the callback under public_url
