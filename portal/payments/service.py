@@ -52,7 +52,12 @@ GIVE_UP_AFTER = timedelta(minutes=30)
 
 
 class PaymentRefused(ValueError):
-    """The request cannot be paid as asked; the message is for the customer."""
+    """The request cannot be paid as asked; the message is for the customer, and
+    `invoice_id` names the invoice whose amount is wrong (when one is)."""
+
+    def __init__(self, message: str, invoice_id: int | None = None) -> None:
+        super().__init__(message)
+        self.invoice_id = invoice_id
 
 
 @dataclass(frozen=True)
@@ -65,14 +70,16 @@ class Method:
     save: bool = False
 
 
-def parse_amount(raw: str, label: str) -> Decimal:
+def parse_amount(raw: str, label: str, invoice_id: int | None = None) -> Decimal:
     """A positive amount with at most two decimals, or PaymentRefused naming the invoice."""
     text = raw.strip().replace(",", "").lstrip("$")
     if not AMOUNT_RE.fullmatch(text):
-        raise PaymentRefused(f"Enter the amount for {label} as dollars and cents, e.g. 125.50.")
+        raise PaymentRefused(
+            f"Enter the amount for {label} as dollars and cents, e.g. 125.50.", invoice_id
+        )
     value = Decimal(text)
     if value <= 0:
-        raise PaymentRefused(f"The amount for {label} must be more than zero.")
+        raise PaymentRefused(f"The amount for {label} must be more than zero.", invoice_id)
     return value
 
 
@@ -145,15 +152,16 @@ def start(
         if invoice is None:  # another customer's invoice looks exactly like a missing one
             raise PaymentRefused("One of the invoices is not one of yours. Reload the page.")
         label = f"invoice {invoice.doc_number or invoice.qbo_id}"
-        amount = parse_amount(raw, label)
+        amount = parse_amount(raw, label, invoice.id)
         if not invoice.is_open:
-            raise PaymentRefused(f"{label.capitalize()} is already paid or closed.")
+            raise PaymentRefused(f"{label.capitalize()} is already paid or closed.", invoice.id)
         available = invoice.balance - flight.get(invoice.id, Decimal(0))
         if available <= 0:
-            raise PaymentRefused(f"A payment for {label} is already being processed.")
+            raise PaymentRefused(f"A payment for {label} is already being processed.", invoice.id)
         if amount > available:
             raise PaymentRefused(
-                f"The amount for {label} is more than its balance of ${available:,.2f}."
+                f"The amount for {label} is more than its balance of ${available:,.2f}.",
+                invoice.id,
             )
         payment.allocations.append(
             PaymentAllocation(
@@ -174,6 +182,26 @@ def _own_method(s: Session, customer_id: int, method_id: int) -> SavedMethod:
     if method is None or method.customer_id != customer_id:
         raise PaymentRefused("That saved payment method no longer exists. Choose another.")
     return method
+
+
+def _saved_methods(s: Session, customer_id: int) -> list[SavedMethod]:
+    return list(
+        s.scalars(
+            sa.select(SavedMethod).where(SavedMethod.customer_id == customer_id).with_for_update()
+        )
+    )
+
+
+def forget_method(s: Session, customer_id: int, method_id: int) -> None:
+    """Delete a saved method of this customer; a single one left becomes the default."""
+    s.execute(
+        sa.delete(SavedMethod).where(
+            SavedMethod.id == method_id, SavedMethod.customer_id == customer_id
+        )
+    )
+    left = _saved_methods(s, customer_id)
+    if len(left) == 1:
+        left[0].is_default = True
 
 
 def charge(
@@ -347,6 +375,7 @@ def _succeeded(s: Session, payment: Payment, result: ChargeResult) -> None:
                 kind=payment.method_kind,
                 brand=result.account_type or "Card",
                 last4=result.last4 or "????",
+                is_default=not _saved_methods(s, payment.customer_id),  # the first one
             )
         )
     outbox.enqueue(

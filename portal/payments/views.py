@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from portal.auth import customer_required, user
 from portal.billing.models import Invoice
 from portal.clock import today
 from portal.config import Settings
+from portal.confirm import ask, confirmed
 from portal.forms import CsrfOnly
 from portal.payments import service
 from portal.payments.gateway import GatewayError, PaymentGateway, SavedProfile, Token
@@ -69,20 +71,63 @@ def _methods() -> list[SavedMethod]:
     )
 
 
-def _render_pay(error: str | None = None, status: int = 200) -> tuple[str, int]:
+@dataclass(frozen=True)
+class PayErrors:
+    """What went wrong, for the summary at the top and beside the field it concerns."""
+
+    message: str
+    invoice_id: int | None = None  # the amount field of this invoice
+    method: bool = False  # the card, bank or saved-method choice
+
+
+def _typed() -> tuple[set[int] | None, dict[int, str]]:
+    """The selection and amounts as the customer sent them (None: not posted, all chosen)."""
+    if request.method != "POST":
+        return None, {}
+    selected = {int(i) for i in request.form.getlist("invoice")[:500] if i.isdigit()}
+    amounts = {
+        int(key.removeprefix("amount-")): value[:32]
+        for key, value in request.form.items()
+        if key.startswith("amount-") and key.removeprefix("amount-").isdigit()
+    }
+    return selected, amounts
+
+
+def _total(
+    rows: list[tuple[Invoice, Decimal]], selected: set[int] | None, typed: dict[int, str]
+) -> Decimal:
+    """What the button and the total say: the chosen amounts that read as money."""
+    total = Decimal(0)
+    for invoice, payable in rows:
+        if payable <= 0 or (selected is not None and invoice.id not in selected):
+            continue
+        text = typed.get(invoice.id, f"{payable:.2f}").strip().replace(",", "").lstrip("$")
+        if service.AMOUNT_RE.fullmatch(text):
+            total += Decimal(text)
+    return total
+
+
+def _render_pay(errors: PayErrors | None = None, status: int = 200) -> tuple[str, int]:
     settings: Settings = current_app.config["PORTAL_SETTINGS"]
+    rows = _open_invoices()
+    selected, typed = _typed()
+    if selected is None:
+        selected = {int(i) for i in request.args.getlist("invoice") if i.isdigit()} or None
     return render_template(
         "payments/pay.html",
-        rows=_open_invoices(),
+        rows=rows,
         methods=_methods(),
-        error=error,
+        errors=errors,
+        chosen_method=request.form.get("method") if request.method == "POST" else None,
         form=CsrfOnly(),
         idempotency_key=secrets.token_urlsafe(24),
         enabled=_gateway() is not None,
         accept_js_url=settings.authorizenet.accept_js_url,
         client_key=_client_key(),
         api_login_id=settings.authorizenet.api_login_id,
-        selected={int(i) for i in request.values.getlist("invoice") if i.isdigit()},
+        selected=selected,
+        typed=typed,
+        total=_total(rows, selected, typed),
         today=today(),
     ), status
 
@@ -112,17 +157,21 @@ def _with_accept_csp(response: Response) -> Response:
     return response
 
 
+class MethodRefused(PaymentRefused):
+    """The payment method (not an amount) is what is wrong."""
+
+
 def _method_from_form() -> Method:
     choice = request.form.get("method", "card")
     if choice.startswith("saved-"):
         try:
             return Method(MethodKind.CARD, saved_method_id=int(choice.removeprefix("saved-")))
         except ValueError:
-            raise PaymentRefused("Choose a payment method from the list.") from None
+            raise MethodRefused("Choose a payment method from the list.") from None
     kind = MethodKind.BANK if choice == "bank" else MethodKind.CARD
     value = request.form.get("opaque_value", "")
     if request.form.get("opaque_descriptor") != ACCEPT_DESCRIPTOR or not value or len(value) > 8000:
-        raise PaymentRefused(
+        raise MethodRefused(
             "Your card or bank details did not reach the processor. Check them and try again."
         )
     return Method(
@@ -159,7 +208,8 @@ def pay() -> Response | tuple[str, int]:
             )
             payment_id = payment.id
     except PaymentRefused as exc:
-        page, status = _render_pay(str(exc), 400)
+        errors = PayErrors(str(exc), exc.invoice_id, method=isinstance(exc, MethodRefused))
+        page, status = _render_pay(errors, 400)
         return _with_accept_csp(current_app.make_response((page, status)))
     sessions = db.database().sessions
     payment = service.charge(sessions, gateway, payment_id, method, email=user().email)
@@ -171,7 +221,7 @@ def pay() -> Response | tuple[str, int]:
         payment = service.settled(sessions, payment_id, wait_seconds=wait)
     if payment.state is PaymentState.DECLINED:
         message = f"Your payment was declined: {payment.decline_reason} Nothing was charged."
-        page, status = _render_pay(message, 402)
+        page, status = _render_pay(PayErrors(message, method=True), 402)
         return _with_accept_csp(current_app.make_response((page, status)))
     if payment.state is PaymentState.SUCCEEDED:
         flash(f"Thank you! Your payment of ${payment.total:,.2f} was received.", "success")
@@ -234,8 +284,16 @@ def make_default(method_id: int) -> Response:
 
 @bp.route("/payment-methods/<int:method_id>/remove", methods=["POST"])
 @customer_required
-def remove(method_id: int) -> Response:
+def remove(method_id: int) -> Response | tuple[str, int]:
     method = _own_method(method_id)
+    if not confirmed():
+        return ask(
+            f"Remove {method.brand} ending in {method.last4}?",
+            "You will need to enter its details again to pay with it.",
+            url_for("payments.remove", method_id=method_id),
+            url_for("payments.methods"),
+            "Remove",
+        )
     gateway = _gateway()
     if gateway is not None:
         profile = SavedProfile(
@@ -248,6 +306,6 @@ def remove(method_id: int) -> Response:
             flash(f"The method could not be removed just now: {exc}", "error")
             return redirect(url_for("payments.methods"))
     with db.transaction() as s:
-        s.delete(s.merge(method))
+        service.forget_method(s, _customer_id(), method_id)
     flash(f"{method.brand} ending in {method.last4} was removed.", "success")
     return redirect(url_for("payments.methods"))

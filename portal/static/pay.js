@@ -1,5 +1,6 @@
-// The pay page: totals, method switching, and Accept.js tokenization before submit.
-// Card and bank inputs carry no name attribute, so their numbers are never posted here.
+// The pay page: totals and the pay button's amount, amounts checked before the card step,
+// method switching, and Accept.js tokenization before submit. Card and bank inputs carry no
+// name attribute, so their numbers are never posted here. The server checks everything again.
 (function () {
   "use strict";
   var form = document.getElementById("pay-form");
@@ -7,6 +8,10 @@
   var total = document.getElementById("pay-total");
   var errorBox = document.getElementById("accept-error");
   var button = document.getElementById("pay-button");
+  var summary = document.getElementById("error-summary");
+  var errorList = document.getElementById("error-list");
+  var paying = false;
+  var totalText = total.textContent;
 
   function cents(text) {
     var m = /^\s*\$?(\d{1,9})(?:\.(\d{1,2}))?\s*$/.exec(text.replace(/,/g, ""));
@@ -14,13 +19,98 @@
     return parseInt(m[1], 10) * 100 + parseInt(((m[2] || "") + "00").slice(0, 2), 10);
   }
 
+  function money(amount) {
+    return "$" + (amount / 100).toFixed(2).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  }
+
+  function rows() {
+    var found = [];
+    form.querySelectorAll("input[name=invoice]").forEach(function (box) {
+      found.push({ box: box, amount: document.getElementById("amount-" + box.value) });
+    });
+    return found;
+  }
+
   function refreshTotal() {
     var sum = 0;
-    form.querySelectorAll("input[name=invoice]").forEach(function (box) {
-      var amount = form.querySelector("input[name='amount-" + box.value + "']");
-      if (box.checked && amount) { sum += cents(amount.value) || 0; }
+    rows().forEach(function (row) {
+      if (row.box.checked && row.amount) { sum += cents(row.amount.value) || 0; }
     });
-    total.textContent = "$" + (sum / 100).toFixed(2).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    totalText = money(sum);
+    total.textContent = totalText;
+    if (!paying) { button.textContent = "Pay " + totalText; }
+  }
+
+  function busy(on) {
+    paying = on;
+    button.disabled = on;
+    button.classList.toggle("busy", on);
+    button.setAttribute("aria-busy", on ? "true" : "false");
+    button.textContent = on ? "Paying\u2026" : "Pay " + totalText;
+  }
+
+  function amountProblem(input) {
+    var text = input.value.trim();
+    var label = input.dataset.label;
+    if (/^\$?-/.test(text)) { return "The amount for " + label + " must be more than zero."; }
+    var value = cents(text);
+    if (value === null) {
+      return "Enter the amount for " + label + " as dollars and cents, e.g. 125.50.";
+    }
+    if (value <= 0) { return "The amount for " + label + " must be more than zero."; }
+    var max = cents(input.dataset.max);
+    if (max !== null && value > max) {
+      return "The amount for " + label + " is more than its balance of " + money(max) + ".";
+    }
+    return null;
+  }
+
+  function markField(input, message) {
+    var note = document.getElementById(input.id + "-error");
+    if (message) {
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", note.id);
+      note.textContent = message;
+      note.hidden = false;
+    } else {
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
+      note.textContent = "";
+      note.hidden = true;
+    }
+  }
+
+  function showSummary(problems) {
+    errorList.textContent = "";
+    problems.forEach(function (problem) {
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = "#" + problem.id;
+      link.textContent = problem.message;
+      item.appendChild(link);
+      errorList.appendChild(item);
+    });
+    summary.hidden = problems.length === 0;
+    if (problems.length) { summary.focus(); }
+  }
+
+  // Every chosen amount, checked as the server will check it, before any card step.
+  function amountsAreFine() {
+    var problems = [];
+    var chosen = 0;
+    rows().forEach(function (row) {
+      if (!row.amount) { return; }
+      var message = row.box.checked ? amountProblem(row.amount) : null;
+      if (row.box.checked) { chosen += 1; }
+      markField(row.amount, message);
+      if (message) { problems.push({ id: row.amount.id, message: message }); }
+    });
+    if (!chosen) {
+      var first = form.querySelector("input[name=invoice]");
+      problems.push({ id: first ? first.id : "pay-form", message: "Choose at least one invoice to pay." });
+    }
+    showSummary(problems);
+    return problems.length === 0;
   }
 
   function chosenMethod() {
@@ -38,7 +128,7 @@
   function fail(text) {
     errorBox.textContent = text;
     errorBox.hidden = false;
-    button.disabled = false;
+    busy(false);
   }
 
   function secureData() {
@@ -59,17 +149,22 @@
       fullName: document.getElementById("card-name").value.trim() } };
   }
 
-  form.addEventListener("input", refreshTotal);
+  form.addEventListener("input", function (event) {
+    if (event.target.classList.contains("amount") && event.target.hasAttribute("aria-invalid")) {
+      markField(event.target, null);  // fixed or not, it is checked again on submit
+    }
+    refreshTotal();
+  });
   form.addEventListener("change", function () { refreshTotal(); showMethod(); });
   form.addEventListener("submit", function (event) {
-    var method = chosenMethod();
-    if (method.indexOf("saved-") === 0 || document.getElementById("opaque_value").value) {
-      button.disabled = true;
+    if (paying) { event.preventDefault(); return; }
+    if (!amountsAreFine()) { event.preventDefault(); return; }
+    errorBox.hidden = true;
+    busy(true);
+    if (chosenMethod().indexOf("saved-") === 0 || document.getElementById("opaque_value").value) {
       return;
     }
     event.preventDefault();
-    errorBox.hidden = true;
-    button.disabled = true;
     if (!window.Accept) { fail("The payment service could not be reached. Try again shortly."); return; }
     window.Accept.dispatchData(secureData(), function (answer) {
       if (!answer || !answer.messages || answer.messages.resultCode !== "Ok") {
@@ -82,6 +177,9 @@
       form.submit();
     });
   });
+  // Back from the receipt, a page restored from the cache must not stay "Paying…".
+  window.addEventListener("pageshow", function (event) { if (event.persisted) { busy(false); } });
   refreshTotal();
   showMethod();
+  if (!summary.hidden) { summary.focus(); }
 }());

@@ -128,7 +128,7 @@ def test_two_invoices_in_full_and_one_in_part_make_one_linked_quickbooks_payment
     page.get_by_label("Security code").fill("123")
     page.get_by_label("Billing ZIP").fill("98004")
     page.get_by_label("Name on card").fill(customer.display_name)
-    page.get_by_role("button", name="Pay now").click()
+    page.get_by_role("button", name=f"Pay ${total:,.2f}").click()
     expect(page.get_by_role("heading", name="Payment receipt")).to_be_visible()
     expect(page.get_by_test_id("receipt-total")).to_have_text(f"${total:,.2f}")
     trans_id = page.get_by_test_id("receipt-transaction").inner_text()

@@ -196,7 +196,7 @@ def test_saved_method_is_listed_used_and_removed(app, client, two_customers, gat
     assert response.status_code == 303
     removed = client.post(
         f"/payment-methods/{method_id}/remove",
-        data={"csrf_token": csrf_token(client, "/payment-methods")},
+        data={"csrf_token": csrf_token(client, "/payment-methods"), "confirm": "1"},
     )
     assert removed.status_code == 302
     assert "No saved methods" in client.get("/payment-methods").get_data(as_text=True)
@@ -262,7 +262,7 @@ def test_no_transaction_is_held_open_across_a_processor_call(settings, two_custo
         method_id = db.session().scalar(sa.select(SavedMethod.id))
     client.post(
         f"/payment-methods/{method_id}/remove",
-        data={"csrf_token": csrf_token(client, "/payment-methods")},
+        data={"csrf_token": csrf_token(client, "/payment-methods"), "confirm": "1"},
     )
     assert watchful.calls >= 3
     assert watchful.open_during == []
