@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -13,6 +15,24 @@ from portal.payments.service import PaymentRefused, parse_amount
 
 class CreditRefused(ValueError):
     """The credit cannot be issued as asked; the message says why."""
+
+
+def check_credit(
+    s: Session, customer_id: int, invoice_id: int, raw_amount: str, lock: bool = False
+) -> tuple[Invoice, Decimal]:
+    """The invoice (locked when about to change) and the amount a credit would take off it,
+    or CreditRefused."""
+    query = sa.select(Invoice).where(Invoice.id == invoice_id, Invoice.customer_id == customer_id)
+    invoice = s.scalar(query.with_for_update() if lock else query)
+    if invoice is None or not invoice.is_open:
+        raise CreditRefused("Choose an open invoice of this customer.")
+    try:
+        amount = parse_amount(raw_amount, f"invoice {invoice.doc_number or invoice.qbo_id}")
+    except PaymentRefused as exc:
+        raise CreditRefused(str(exc)) from None
+    if amount > invoice.balance:
+        raise CreditRefused(f"A credit cannot be more than the balance of ${invoice.balance:,.2f}.")
+    return invoice, amount
 
 
 def issue_credit(
@@ -30,19 +50,7 @@ def issue_credit(
         sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == f"credit:{key}")
     ):
         return False
-    invoice = s.scalar(
-        sa.select(Invoice)
-        .where(Invoice.id == invoice_id, Invoice.customer_id == customer_id)
-        .with_for_update()
-    )
-    if invoice is None or not invoice.is_open:
-        raise CreditRefused("Choose an open invoice of this customer.")
-    try:
-        amount = parse_amount(raw_amount, f"invoice {invoice.doc_number or invoice.qbo_id}")
-    except PaymentRefused as exc:
-        raise CreditRefused(str(exc)) from None
-    if amount > invoice.balance:
-        raise CreditRefused(f"A credit cannot be more than the balance of ${invoice.balance:,.2f}.")
+    invoice, amount = check_credit(s, customer_id, invoice_id, raw_amount, lock=True)
     customer = s.get(Customer, customer_id)
     assert customer is not None
     invoice.balance -= amount

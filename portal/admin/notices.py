@@ -16,6 +16,7 @@ from portal.accounts.models import Role
 from portal.auth import roles_required, user
 from portal.billing.models import Customer
 from portal.billing.notices import Notice
+from portal.confirm import ask, confirmed
 from portal.db import utcnow
 from portal.forms import CleanText, CsrfOnly
 
@@ -78,7 +79,18 @@ def notices() -> Response | tuple[str, int]:
 
 @bp.route("/notices/<int:notice_id>/delete", methods=["POST"])
 @roles_required(Role.ADMIN)
-def delete(notice_id: int) -> Response:
+def delete(notice_id: int) -> Response | tuple[str, int]:
+    if not confirmed():
+        notice = db.session().get(Notice, notice_id)
+        if notice is None:
+            abort(404)
+        return ask(
+            f"Remove \u201c{notice.title}\u201d?",
+            "Customers will no longer see it on their dashboard.",
+            url_for("notices.delete", notice_id=notice_id),
+            url_for("notices.notices"),
+            "Remove",
+        )
     with db.transaction() as s:
         notice = s.get(Notice, notice_id)
         if notice is None:

@@ -17,9 +17,10 @@ from wtforms.validators import DataRequired, Length
 
 from portal import db, outbox
 from portal.accounts.models import Role
-from portal.admin.credits import CreditRefused, issue_credit
+from portal.admin.credits import CreditRefused, check_credit, issue_credit
 from portal.auth import roles_required, user
 from portal.billing.models import Customer, Invoice, ReceivedPayment
+from portal.confirm import ask, confirmed
 from portal.forms import CleanText, CsrfOnly
 from portal.outbox import OutboxMessage, OutboxStatus
 from portal.payments.models import Payment, PaymentState
@@ -35,6 +36,9 @@ class CreditForm(FlaskForm):
     idempotency_key = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
     amount = StringField("Amount", validators=[DataRequired(), Length(max=16)])
     reason = StringField("Reason", validators=[DataRequired(), CleanText(200)])
+
+
+CREDIT_FIELDS = ("invoice_id", "idempotency_key", "amount", "reason")
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,27 @@ def retry(message_id: int) -> Response:
     return redirect(url_for("admin_payments.payments"))
 
 
+def _ask_credit(s: Session, form: CreditForm, customer: Customer) -> tuple[str, int] | None:
+    """Are you sure? The same form again with confirm=1; None (and why, flashed) when the
+    credit would be refused anyway."""
+    try:
+        invoice, amount = check_credit(
+            s, customer.id, int(form.invoice_id.data or 0), form.amount.data or ""
+        )
+    except (CreditRefused, ValueError) as exc:
+        flash(str(exc) if isinstance(exc, CreditRefused) else "Choose an invoice.", "error")
+        return None
+    return ask(
+        f"Issue a credit of ${amount:,.2f} to {customer.display_name}?",
+        f"It lowers invoice {invoice.doc_number or invoice.qbo_id} (balance "
+        f"${invoice.balance:,.2f}) now and becomes a credit memo in QuickBooks.",
+        url_for("admin_payments.credit", customer_id=customer.id),
+        url_for("admin_payments.credit", customer_id=customer.id),
+        "Issue credit",
+        [(name, getattr(form, name).data or "") for name in CREDIT_FIELDS],
+    )
+
+
 @bp.route("/customers/<int:customer_id>/credit", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def credit(customer_id: int) -> Response | tuple[str, int]:
@@ -141,7 +166,12 @@ def credit(customer_id: int) -> Response | tuple[str, int]:
         abort(404)
     form = CreditForm()
     status = 200
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not confirmed():
+        asked = _ask_credit(s, form, customer)
+        if asked is not None:
+            return asked
+        status = 400
+    elif form.validate_on_submit():
         try:
             with db.transaction() as tx:
                 issued = issue_credit(

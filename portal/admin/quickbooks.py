@@ -27,6 +27,7 @@ from portal import db
 from portal.accounts.models import Role
 from portal.auth import roles_required
 from portal.config import Settings
+from portal.confirm import ask, confirmed
 from sync import service
 from sync.accounting import AccountingError
 from sync.models import SyncState
@@ -132,8 +133,19 @@ def callback() -> Response:
 
 @bp.route("/disconnect", methods=["POST"])
 @roles_required(Role.ADMIN)
-def disconnect() -> Response:
+def disconnect() -> Response | tuple[str, int]:
     form = RealmForm()
+    if form.validate_on_submit() and not confirmed():
+        realm = form.realm_id.data or ""
+        return ask(
+            f"Disconnect QuickBooks company {realm}?",
+            "The portal stops syncing with it and writing payments to it until you connect "
+            "again; mirrored data stays.",
+            url_for("quickbooks.disconnect"),
+            url_for("quickbooks.status"),
+            "Disconnect",
+            [("realm_id", realm)],
+        )
     if form.validate_on_submit():
         db.release()  # Intuit is asked: no transaction held across the call
         drop_connection(

@@ -155,6 +155,7 @@ def test_a_partial_credit_becomes_a_credit_memo_applied_to_the_invoice(app, setu
         "amount": "12.50",
         "reason": "goodwill",
         "idempotency_key": "credit-form-key-0001",
+        "confirm": "1",
     }
     response = post_form(client, page, form)
     assert response.status_code == 302
@@ -208,3 +209,29 @@ def test_customers_cannot_reach_staff_payment_pages(app, setup, make_user, make_
     login(client, "ada")
     assert client.get("/admin/payments").status_code == 404
     assert client.get(f"/admin/customers/{ids['customer']}/credit").status_code == 404
+
+
+def test_issuing_a_credit_asks_first_and_only_the_confirmed_form_issues_it(app, setup):
+    sessions, ids = setup
+    client = admin(app)
+    page = f"/admin/customers/{ids['customer']}/credit"
+    form = {
+        "invoice_id": str(ids["invoice"]),
+        "amount": "12.50",
+        "reason": "goodwill",
+        "idempotency_key": "credit-form-key-0003",
+    }
+    asked = post_form(client, page, form)
+    assert asked.status_code == 200
+    text = asked.get_data(as_text=True)
+    assert "Issue a credit of $12.50 to" in text and "(balance $100.00)" in text
+    assert 'name="confirm" value="1"' in text
+    for name, value in form.items():
+        assert f'name="{name}" value="{value}"' in text  # the confirmation posts the same form
+    with sessions() as s:
+        assert s.get(Invoice, ids["invoice"]).balance == Decimal(100)
+        assert s.scalar(sa.select(sa.func.count(OutboxMessage.id))) == 0
+    done = post_form(client, page, {**form, "confirm": "1"})
+    assert done.status_code == 302
+    with sessions() as s:
+        assert s.get(Invoice, ids["invoice"]).balance == Decimal("87.50")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -98,7 +99,10 @@ def test_disconnect_revokes_and_forgets_the_tokens(
 ):
     realm = connect_through_the_page(admin)
     response = post_form(
-        admin, "/admin/quickbooks/disconnect", {"realm_id": realm}, page="/admin/quickbooks"
+        admin,
+        "/admin/quickbooks/disconnect",
+        {"realm_id": realm, "confirm": "1"},
+        page="/admin/quickbooks",
     )
     assert response.status_code == 302
     with qbo_app.app_context():
@@ -106,3 +110,24 @@ def test_disconnect_revokes_and_forgets_the_tokens(
     assert "No QuickBooks company is connected" in admin.get("/admin/quickbooks").get_data(
         as_text=True
     )
+
+
+def test_disconnecting_asks_first_and_changes_nothing_until_confirmed(
+    qbo_app: Flask, admin: FlaskClient, company: Company
+):
+    realm = connect_through_the_page(admin)
+    asked = post_form(
+        admin, "/admin/quickbooks/disconnect", {"realm_id": realm}, page="/admin/quickbooks"
+    )
+    assert asked.status_code == 200
+    page = asked.get_data(as_text=True)
+    assert f"Disconnect QuickBooks company {realm}?" in page
+    assert 'name="confirm" value="1"' in page and f'name="realm_id" value="{realm}"' in page
+    with qbo_app.app_context():
+        assert db.session().get(QboConnection, realm) is not None
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    confirmed = {"csrf_token": token, "realm_id": realm, "confirm": "1"}
+    done = admin.post("/admin/quickbooks/disconnect", data=confirmed)
+    assert done.status_code == 302
+    with qbo_app.app_context():
+        assert db.session().get(QboConnection, realm) is None
