@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,6 +32,8 @@ from portal.billing.models import Customer, Invoice, ReceivedPayment
 from portal.confirm import ask, confirmed
 from portal.forms import CleanText, CsrfOnly
 from portal.outbox import OutboxMessage, OutboxStatus
+from portal.payments import service as payment_service
+from portal.payments.gateway import GatewayError
 from portal.payments.models import Payment, PaymentState
 
 bp = Blueprint("admin_payments", __name__, url_prefix="/admin")
@@ -124,6 +135,38 @@ def payments() -> str:
     return render_template(
         "admin/payments.html", rows=reconcile(s), pending=parked, form=CsrfOnly()
     )
+
+
+@bp.route("/payments/<int:payment_id>/settle", methods=["POST"])
+@roles_required(Role.ADMIN)
+def settle(payment_id: int) -> Response | tuple[str, int]:
+    """Close a payment flagged "needs review": the processor's word, else "not charged"."""
+    payment = db.session().get(Payment, payment_id)
+    if payment is None:
+        abort(404)
+    gateway = current_app.extensions.get("portal.gateway")
+    if gateway is None:
+        abort(404)
+    if not confirmed():
+        return ask(
+            "Settle this payment?",
+            f"The card processor is asked once more about the ${payment.total:,.2f} attempt "
+            f"{payment.gateway_key}. If it still has no record of it, the payment is closed "
+            "as not charged and its invoices can be paid again.",
+            url_for("admin_payments.settle", payment_id=payment_id),
+            url_for("admin_payments.payments"),
+            "Ask the processor and settle",
+        )
+    db.release()  # the processor is asked: no transaction held across the call
+    try:
+        settled = payment_service.settle_by_staff(
+            db.database().sessions, gateway, payment_id, user().username
+        )
+    except (payment_service.NotSettled, GatewayError) as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Payment {settled.gateway_key} is {settled.state.value}.", "success")
+    return redirect(url_for("admin_payments.payments"))
 
 
 @bp.route("/outbox/<int:message_id>/retry", methods=["POST"])

@@ -463,3 +463,43 @@ def _recover_one(
             )
         commit(s)
         return 0
+
+
+class NotSettled(ValueError):
+    """Staff cannot settle the payment that way (yet); the message says why."""
+
+
+def settle_by_staff(
+    sessions: sessionmaker[Session], gateway: PaymentGateway, payment_id: int, staff: str
+) -> Payment:
+    """Staff close a payment flagged "needs review". The processor is asked once more and its
+    word wins; only when it still has no trace of the attempt after GIVE_UP_AFTER is the
+    payment declined as not charged, in the staff member's name (the invoices are released)."""
+    with sessions() as s:
+        payment = s.get(Payment, payment_id)
+        if payment is None or payment.state is not PaymentState.UNKNOWN:
+            raise NotSettled("Only a payment still being confirmed can be settled here.")
+        key, total, since = payment.gateway_key, payment.total, payment.created_at
+    now = utcnow()
+    found = gateway.find(key, total, since)  # outside any transaction; GatewayError propagates
+    with sessions() as s:
+        payment = s.get(Payment, payment_id)
+        assert payment is not None
+        if found is not None and found.outcome in (Outcome.APPROVED, Outcome.DECLINED):
+            if record(s, payment, found):
+                payment.review_note = None
+                commit(s)
+            s.refresh(payment)
+            return payment
+        if found is not None:
+            raise NotSettled("The processor holds this charge for review: settle it there first.")
+        if payment.created_at > now - GIVE_UP_AFTER:
+            raise NotSettled("Too early: the processor may still be recording this attempt.")
+        if not move(s, payment, PaymentState.DECLINED):
+            raise NotSettled("The payment was settled meanwhile; reload the page.")
+        payment.decline_reason = (
+            f"Not charged: the processor has no record of it, checked by {staff} on {now:%Y-%m-%d}."
+        )[:300]
+        payment.review_note = None
+        commit(s)
+        return payment

@@ -611,3 +611,86 @@ def test_a_credit_on_an_invoice_voided_meanwhile_stays_on_the_account_not_parked
     drain_until_quiet(app)
     [message] = outbox_rows(app)
     assert message.status is OutboxStatus.DONE and (message.result_ref or "").endswith("unapplied")
+
+
+# --- staff close what the processor never saw ---------------------------------------------
+
+
+def staff_client(app: Flask) -> FlaskClient:
+    with app.app_context(), sessions_of(app)() as s:
+        create_user(
+            s,
+            app.extensions["portal.account_policy"],
+            username="boss",
+            email="boss@example.com",
+            password=PASSWORD,
+            role=Role.ADMIN,
+        )
+        s.commit()
+    staff = app.test_client()
+    login(staff, "boss")
+    return staff
+
+
+def settle_from_the_page(staff: FlaskClient, payment_id: int) -> str:
+    """Ask, confirm, and return the payments page the admin lands on."""
+    path = f"/admin/payments/{payment_id}/settle"
+    page = staff.get("/admin/payments").get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)  # the log-out form's token
+    assert found is not None
+    token = found.group(1)
+    asked = staff.post(path, data={"csrf_token": token})
+    assert asked.status_code == 200 and "Settle this payment?" in asked.get_data(as_text=True)
+    done = staff.post(path, data={"csrf_token": token, "confirm": "1"})
+    assert done.status_code == 302
+    return staff.get("/admin/payments").get_data(as_text=True)
+
+
+def test_staff_close_an_attempt_the_processor_never_saw_and_the_invoice_is_free_again(
+    app: Flask, sandboxes: Sandboxes
+):
+    _qbo, anet = sandboxes
+    invoice = open_invoices(app)[0]
+    anet.state.faults.hang_next(before_charge=True, seconds=3)  # never reaches the processor
+    lost = pay(app, anet, invoice, Decimal("20.00"))
+    anet.state.faults.release()
+    staff = staff_client(app)
+    assert "Too early" in settle_from_the_page(staff, lost.id)
+    assert state_of(app, lost.id).state is PaymentState.UNKNOWN
+    with sessions_of(app)() as s:
+        s.execute(
+            sa.update(Payment)
+            .where(Payment.id == lost.id)
+            .values(created_at=utcnow() - service.GIVE_UP_AFTER * 2)
+        )
+        s.commit()
+    assert recover(app) == 0  # the job only flags it
+    settle_from_the_page(staff, lost.id)
+    closed = state_of(app, lost.id)
+    assert closed.state is PaymentState.DECLINED and "checked by boss" in (
+        closed.decline_reason or ""
+    )
+    again = pay(app, anet, invoice, Decimal("20.00"))
+    assert again.state is PaymentState.SUCCEEDED
+    drain_until_quiet(app)
+    assert_ledgers_agree(app, strict=True)
+
+
+def test_settling_a_charge_the_processor_has_makes_it_succeeded_not_declined(
+    app: Flask, sandboxes: Sandboxes
+):
+    _qbo, anet = sandboxes
+    invoice = open_invoices(app)[0]
+    anet.state.faults.drop_after_charge()
+    lost = pay(app, anet, invoice, Decimal("20.00"))
+    with sessions_of(app)() as s:
+        s.execute(
+            sa.update(Payment)
+            .where(Payment.id == lost.id)
+            .values(created_at=utcnow() - service.GIVE_UP_AFTER * 2, review_note="Needs review")
+        )
+        s.commit()
+    settle_from_the_page(staff_client(app), lost.id)
+    assert state_of(app, lost.id).state is PaymentState.SUCCEEDED  # the processor's word wins
+    drain_until_quiet(app)
+    assert_ledgers_agree(app, strict=True)
