@@ -93,10 +93,14 @@ class Payment(Base):
         back_populates="payment", cascade="all, delete-orphan", order_by="PaymentAllocation.id"
     )
 
-    def move_to(self, new: PaymentState) -> None:
-        """Change state along the transition table, or raise IllegalTransition."""
+    def check_move(self, new: PaymentState) -> None:
+        """Raise IllegalTransition unless the transition table allows state → new."""
         if new not in TRANSITIONS[self.state]:
             raise IllegalTransition(f"payment {self.id}: {self.state} → {new} is not allowed")
+
+    def move_to(self, new: PaymentState) -> None:
+        """Change state along the transition table, or raise IllegalTransition."""
+        self.check_move(new)
         self.state = new
 
 

@@ -32,7 +32,6 @@ from portal.payments.gateway import (
 from portal.payments.models import (
     IN_FLIGHT,
     TRANSITIONS,
-    IllegalTransition,
     MethodKind,
     Payment,
     PaymentAllocation,
@@ -302,8 +301,7 @@ def move(s: Session, payment: Payment, new: PaymentState) -> bool:
     if not TRANSITIONS[old]:  # settled already: a late or second answer changes nothing
         logger.warning("payment %s is %s already; %s is ignored", payment.id, old, new)
         return False
-    if new not in TRANSITIONS[old]:
-        raise IllegalTransition(f"payment {payment.id}: {old} → {new} is not allowed")
+    payment.check_move(new)
     changed = s.execute(
         sa.update(Payment)
         .where(Payment.id == payment.id, Payment.state == old)
@@ -436,11 +434,7 @@ def recover(sessions: sessionmaker[Session], gateway: PaymentGateway) -> int:
 def _recover_one(
     sessions: sessionmaker[Session], gateway: PaymentGateway, payment_id: int, now: datetime
 ) -> int:
-    with sessions() as s:
-        payment = s.get(Payment, payment_id)
-        assert payment is not None
-        key, total, since = payment.gateway_key, payment.total, payment.created_at
-    found = gateway.find(key, total, since)  # outside any transaction
+    found, since = _ask_processor(sessions, gateway, payment_id)
     with sessions() as s:
         payment = s.get(Payment, payment_id)
         assert payment is not None
@@ -448,12 +442,7 @@ def _recover_one(
             return 0  # its own request answered meanwhile
         if payment.state is not PaymentState.UNKNOWN:
             return 0
-        if found is not None and found.outcome in (Outcome.APPROVED, Outcome.DECLINED):
-            if not record(s, payment, found):
-                s.rollback()
-                return 0
-            payment.review_note = None
-            commit(s)
+        if _settled_by(s, payment, found):
             return 1
         if found is None and payment.created_at < now - GIVE_UP_AFTER:
             payment.review_note = (
@@ -463,6 +452,31 @@ def _recover_one(
             )
         commit(s)
         return 0
+
+
+def _ask_processor(
+    sessions: sessionmaker[Session], gateway: PaymentGateway, payment_id: int
+) -> tuple[ChargeResult | None, datetime]:
+    """What the processor has for the payment's attempt, asked outside any transaction
+    (GatewayError when it cannot be asked); and when the attempt was made."""
+    with sessions() as s:
+        payment = s.get(Payment, payment_id)
+        assert payment is not None
+        key, total, since = payment.gateway_key, payment.total, payment.created_at
+    return gateway.find(key, total, since), since
+
+
+def _settled_by(s: Session, payment: Payment, found: ChargeResult | None) -> bool:
+    """Record the processor's approval or decline (committed); False when it gave neither,
+    or when another process settled the payment first (then nothing changed)."""
+    if found is None or found.outcome not in (Outcome.APPROVED, Outcome.DECLINED):
+        return False
+    if not record(s, payment, found):
+        s.rollback()
+        return False
+    payment.review_note = None
+    commit(s)
+    return True
 
 
 class NotSettled(ValueError):
@@ -479,17 +493,15 @@ def settle_by_staff(
         payment = s.get(Payment, payment_id)
         if payment is None or payment.state is not PaymentState.UNKNOWN:
             raise NotSettled("Only a payment still being confirmed can be settled here.")
-        key, total, since = payment.gateway_key, payment.total, payment.created_at
     now = utcnow()
-    found = gateway.find(key, total, since)  # outside any transaction; GatewayError propagates
+    found, _since = _ask_processor(sessions, gateway, payment_id)  # GatewayError propagates
     with sessions() as s:
         payment = s.get(Payment, payment_id)
         assert payment is not None
+        if _settled_by(s, payment, found):
+            return payment
         if found is not None and found.outcome in (Outcome.APPROVED, Outcome.DECLINED):
-            if record(s, payment, found):
-                payment.review_note = None
-                commit(s)
-            s.refresh(payment)
+            s.refresh(payment)  # another process settled it first: its answer stands
             return payment
         if found is not None:
             raise NotSettled("The processor holds this charge for review: settle it there first.")
