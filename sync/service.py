@@ -45,16 +45,15 @@ def sessions_of(app: Flask) -> sessionmaker[Session]:
     return factory
 
 
-def default_adapters(app: Flask) -> AdapterFactory:
-    """Build QuickBooks adapters from the stored connections."""
+def default_adapters(app: Flask, settings: Settings | None = None) -> AdapterFactory:
+    """Build QuickBooks adapters from the stored connections (with the worker's retry policy
+    from the app's settings, unless `settings` says otherwise)."""
     factory: AdapterFactory | None = app.extensions.get("portal.adapter_factory")
     if factory is not None:  # unit tests supply the in-memory fake
         return factory
-
-    settings: Settings = app.config["PORTAL_SETTINGS"]
-    return lambda realm: adapter_for(
-        settings, sessions_of(app), app.extensions["portal.fernet"], realm
-    )
+    chosen: Settings = settings or app.config["PORTAL_SETTINGS"]
+    fernet = app.extensions["portal.fernet"]
+    return lambda realm: adapter_for(chosen, sessions_of(app), fernet, realm)
 
 
 # A customer waiting for a page: one try, a short timeout, never the worker's 60 s waits.
@@ -64,22 +63,14 @@ WEB_TIMEOUT_SECONDS = 10
 def web_adapters(app: Flask) -> AdapterFactory:
     """Adapters for the web path (a PDF in a request): no retries, no waiting after a 429,
     a short timeout; a failure is shown to the customer at once instead of holding a worker."""
-    factory: AdapterFactory | None = app.extensions.get("portal.adapter_factory")
-    if factory is not None:
-        return factory
     settings: Settings = app.config["PORTAL_SETTINGS"]
     quick = dataclasses.replace(
-        settings,
-        quickbooks=dataclasses.replace(
-            settings.quickbooks,
-            max_retries=0,
-            throttle_wait_seconds=0,
-            timeout_seconds=min(settings.quickbooks.timeout_seconds, WEB_TIMEOUT_SECONDS),
-        ),
+        settings.quickbooks,
+        max_retries=0,
+        throttle_wait_seconds=0,
+        timeout_seconds=min(settings.quickbooks.timeout_seconds, WEB_TIMEOUT_SECONDS),
     )
-    return lambda realm: adapter_for(
-        quick, sessions_of(app), app.extensions["portal.fernet"], realm
-    )
+    return default_adapters(app, dataclasses.replace(settings, quickbooks=quick))
 
 
 def sync_realm(app: Flask, realm: str, kind: str = "auto") -> SyncRun | None:
