@@ -8,6 +8,7 @@ import dataclasses
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -58,13 +59,23 @@ def app(settings: Settings, sandboxes, monkeypatch) -> Iterator[Flask]:
         # no waiting in tests: a failed call fails at once (the outbox retries it later)
         quickbooks=dataclasses.replace(wired.quickbooks, throttle_wait_seconds=0, max_retries=0),
     )
+    with connected_app(wired) as application:
+        yield application
+
+
+@contextmanager
+def connected_app(wired: Settings) -> Iterator[Flask]:
+    """The portal on settings pointed at the sandboxes: QuickBooks connected through OAuth and
+    mirrored once; its tables wiped afterwards."""
     application = create_app({"SETTINGS": wired, "ARGON2_CHEAP": True})
     with application.app_context():
         demo_env.connect(application, wired)
         assert sync_realm(application, REALM).error is None
-    yield application
-    _wipe(application.extensions["portal.db"].engine)
-    application.extensions["portal.db"].engine.dispose()
+    try:
+        yield application
+    finally:
+        _wipe(application.extensions["portal.db"].engine)
+        application.extensions["portal.db"].engine.dispose()
 
 
 def sessions_of(app: Flask):  # type: ignore[no-untyped-def]

@@ -15,7 +15,6 @@ from flask import Flask
 
 from portal import db
 from portal import demo as demo_env
-from portal.app import create_app
 from portal.billing.models import Invoice
 from portal.config import Settings
 from portal.outbox import OutboxMessage, OutboxStatus
@@ -23,10 +22,9 @@ from portal.payments import service
 from portal.payments.models import Payment, PaymentState
 from sync.accounting import AppliedLine
 from sync.quickbooks.connection import adapter_for
-from sync.service import sync_realm, write_back
-from tests.conftest import _wipe
+from sync.service import write_back
 from tests.integration.money_world import *  # noqa: F403  (the sandboxes fixture)
-from tests.integration.money_world import REALM, pay, qbo_payments, recover, state_of
+from tests.integration.money_world import REALM, connected_app, pay, qbo_payments, recover, state_of
 
 
 @pytest.fixture
@@ -39,13 +37,8 @@ def app(settings: Settings, sandboxes, monkeypatch) -> Iterator[Flask]:
         authorizenet=dataclasses.replace(wired.authorizenet, timeout_seconds=1),
         quickbooks=dataclasses.replace(wired.quickbooks, throttle_wait_seconds=0),
     )
-    application = create_app({"SETTINGS": wired, "ARGON2_CHEAP": True})
-    with application.app_context():
-        demo_env.connect(application, wired)
-        assert sync_realm(application, REALM).error is None
-    yield application
-    _wipe(application.extensions["portal.db"].engine)
-    application.extensions["portal.db"].engine.dispose()
+    with connected_app(wired) as application:
+        yield application
 
 
 @pytest.fixture

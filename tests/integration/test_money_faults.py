@@ -28,7 +28,7 @@ from portal.config import Settings, load_settings
 from portal.db import utcnow
 from portal.mail.models import OutboundEmail
 from portal.outbox import OutboxMessage, OutboxStatus
-from portal.overdue.fees import apply_late_fees
+from portal.overdue.fees import FeeRun, apply_late_fees
 from portal.overdue.models import LateFee
 from portal.payments import service
 from portal.payments.models import Payment, PaymentState, SavedMethod
@@ -91,7 +91,7 @@ def charges(anet: AnetSandbox, status: str | None = None) -> list[Any]:
 # --- 1. the same form posted many times at once ---------------------------------------------
 
 
-def customer_login(app: Flask, invoice: Invoice, name: str = "ada") -> PortalUser:
+def add_login(app: Flask, name: str, role: Role, customer_id: int | None = None) -> PortalUser:
     with app.app_context(), sessions_of(app)() as s:
         user = create_user(
             s,
@@ -99,11 +99,15 @@ def customer_login(app: Flask, invoice: Invoice, name: str = "ada") -> PortalUse
             username=name,
             email=f"{name}@example.com",
             password=PASSWORD,
-            role=Role.CUSTOMER,
-            customer_id=invoice.customer_id,
+            role=role,
+            customer_id=customer_id,
         )
         s.commit()
         return user
+
+
+def customer_login(app: Flask, invoice: Invoice, name: str = "ada") -> PortalUser:
+    return add_login(app, name, Role.CUSTOMER, invoice.customer_id)
 
 
 def clients_of(app: Flask, count: int) -> tuple[list[FlaskClient], str, str]:
@@ -380,16 +384,21 @@ def overdue_invoice(app: Flask) -> Invoice:
         return invoice
 
 
+def charge_late_fees(app: Flask, invoice: Invoice) -> FeeRun:
+    """The fee job, run on a day well past the invoice's due date."""
+    assert invoice.due_date is not None
+    with app.app_context():
+        return apply_late_fees(
+            sessions_of(app), app.config["PORTAL_SETTINGS"], invoice.due_date + timedelta(days=40)
+        )
+
+
 def test_a_payment_covering_a_fresh_late_fee_is_written_after_the_fee(
     app: Flask, sandboxes: Sandboxes
 ):
     _qbo, anet = sandboxes
     invoice = overdue_invoice(app)
-    assert invoice.due_date is not None
-    settings: Settings = app.config["PORTAL_SETTINGS"]
-    with app.app_context():
-        run = apply_late_fees(sessions_of(app), settings, invoice.due_date + timedelta(days=40))
-    assert run.added >= 1
+    assert charge_late_fees(app, invoice).added >= 1
     owed = balance_of(app, invoice.id)
     paid = pay(app, anet, invoice, owed)  # within seconds of the fee, before any drain
     assert paid.state is PaymentState.SUCCEEDED
@@ -459,11 +468,7 @@ def test_a_late_fee_meeting_office_edits_is_written_and_stays_in_the_balance_mea
 ):
     qbo, _anet = sandboxes
     invoice = overdue_invoice(app)
-    assert invoice.due_date is not None
-    with app.app_context():
-        apply_late_fees(
-            sessions_of(app), app.config["PORTAL_SETTINGS"], invoice.due_date + timedelta(days=40)
-        )
+    charge_late_fees(app, invoice)
     owed = balance_of(app, invoice.id)
     qbo.state.faults.forbid_next(1)  # the first drain cannot write: the fee waits ...
     drain_until_quiet(app, rounds=1)
@@ -491,11 +496,7 @@ def test_a_late_fee_on_an_invoice_voided_meanwhile_is_settled_not_parked(
 ):
     qbo, _anet = sandboxes
     invoice = overdue_invoice(app)
-    assert invoice.due_date is not None
-    with app.app_context():
-        apply_late_fees(
-            sessions_of(app), app.config["PORTAL_SETTINGS"], invoice.due_date + timedelta(days=40)
-        )
+    charge_late_fees(app, invoice)
     void_in_quickbooks(qbo, invoice)
     with app.app_context():
         assert sync_realm(app, REALM).error is None
@@ -516,16 +517,7 @@ def test_a_revoked_refresh_token_pauses_the_outbox_until_reconnected(
     app: Flask, sandboxes: Sandboxes
 ):
     qbo, anet = sandboxes
-    with app.app_context(), sessions_of(app)() as s:
-        create_user(
-            s,
-            app.extensions["portal.account_policy"],
-            username="boss",
-            email="boss@example.com",
-            password=PASSWORD,
-            role=Role.ADMIN,
-        )
-        s.commit()
+    add_login(app, "boss", Role.ADMIN)
     invoices = open_invoices(app, minimum="3")
     paid = [pay(app, anet, invoices[i % len(invoices)], Decimal("1.00")) for i in range(35)]
     qbo.state.faults.expire_access_tokens()
@@ -617,19 +609,21 @@ def test_a_credit_on_an_invoice_voided_meanwhile_stays_on_the_account_not_parked
 
 
 def staff_client(app: Flask) -> FlaskClient:
-    with app.app_context(), sessions_of(app)() as s:
-        create_user(
-            s,
-            app.extensions["portal.account_policy"],
-            username="boss",
-            email="boss@example.com",
-            password=PASSWORD,
-            role=Role.ADMIN,
-        )
-        s.commit()
+    add_login(app, "boss", Role.ADMIN)
     staff = app.test_client()
     login(staff, "boss")
     return staff
+
+
+def age(app: Flask, payment_id: int, **values: object) -> None:
+    """Make the attempt older than the wait after which staff may settle it."""
+    with sessions_of(app)() as s:
+        s.execute(
+            sa.update(Payment)
+            .where(Payment.id == payment_id)
+            .values(created_at=utcnow() - service.GIVE_UP_AFTER * 2, **values)
+        )
+        s.commit()
 
 
 def settle_from_the_page(staff: FlaskClient, payment_id: int) -> str:
@@ -657,13 +651,7 @@ def test_staff_close_an_attempt_the_processor_never_saw_and_the_invoice_is_free_
     staff = staff_client(app)
     assert "Too early" in settle_from_the_page(staff, lost.id)
     assert state_of(app, lost.id).state is PaymentState.UNKNOWN
-    with sessions_of(app)() as s:
-        s.execute(
-            sa.update(Payment)
-            .where(Payment.id == lost.id)
-            .values(created_at=utcnow() - service.GIVE_UP_AFTER * 2)
-        )
-        s.commit()
+    age(app, lost.id)
     assert recover(app) == 0  # the job only flags it
     settle_from_the_page(staff, lost.id)
     closed = state_of(app, lost.id)
@@ -683,13 +671,7 @@ def test_settling_a_charge_the_processor_has_makes_it_succeeded_not_declined(
     invoice = open_invoices(app)[0]
     anet.state.faults.drop_after_charge()
     lost = pay(app, anet, invoice, Decimal("20.00"))
-    with sessions_of(app)() as s:
-        s.execute(
-            sa.update(Payment)
-            .where(Payment.id == lost.id)
-            .values(created_at=utcnow() - service.GIVE_UP_AFTER * 2, review_note="Needs review")
-        )
-        s.commit()
+    age(app, lost.id, review_note="Needs review")
     settle_from_the_page(staff_client(app), lost.id)
     assert state_of(app, lost.id).state is PaymentState.SUCCEEDED  # the processor's word wins
     drain_until_quiet(app)

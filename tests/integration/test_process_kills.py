@@ -25,7 +25,6 @@ from flask import Flask
 from portal import demo as demo_env
 from portal.accounts.models import Role
 from portal.accounts.service import create_user
-from portal.app import create_app
 from portal.billing.models import Invoice
 from portal.config import Settings
 from portal.db import utcnow
@@ -37,8 +36,9 @@ from portal.payments.service import Method
 from sandbox.authorizenet import AnetSandbox
 from sync.accounting import Entity, PaymentRecord
 from sync.quickbooks.connection import adapter_for
-from sync.service import sync_realm, write_back
-from tests.conftest import PASSWORD, _wipe
+from sync.service import write_back
+from tests.conftest import PASSWORD
+from tests.integration.money_world import connected_app
 from tests.ledgers import assert_ledgers_agree
 from tests.processes import (
     PortalProcess,
@@ -85,13 +85,8 @@ def wired(settings: Settings, sandboxes: tuple[RecordingQboSandbox, AnetSandbox]
 def app(wired: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     """The portal in this process, connected to the QuickBooks sandbox and mirrored."""
     monkeypatch.setitem(os.environ, "OAUTHLIB_INSECURE_TRANSPORT", "1")
-    application = create_app({"SETTINGS": wired, "ARGON2_CHEAP": True})
-    with application.app_context():
-        demo_env.connect(application, wired)
-        assert sync_realm(application, REALM).error is None
-    yield application
-    _wipe(application.extensions["portal.db"].engine)
-    application.extensions["portal.db"].engine.dispose()
+    with connected_app(wired) as application:
+        yield application
 
 
 @pytest.fixture

@@ -31,9 +31,10 @@ from sandbox.authorizenet import AnetSandbox
 from sandbox.qbo import QboSandbox
 from sync.fake import FakeAccounting
 from sync.quickbooks.connection import adapter_for
-from sync.service import sync_realm, write_back
+from sync.service import write_back
 from tests import records as rec
 from tests.conftest import _wipe, write_config
+from tests.integration.money_world import connected_app
 from tests.ledgers import assert_ledgers_agree
 
 REALM = demo_env.DEMO_REALM
@@ -61,13 +62,8 @@ def wired(settings: Settings, sandboxes, monkeypatch) -> Settings:
 
 @pytest.fixture
 def app(wired: Settings) -> Iterator[Flask]:
-    application = create_app({"SETTINGS": wired, "ARGON2_CHEAP": True})
-    with application.app_context():
-        demo_env.connect(application, wired)
-        assert sync_realm(application, REALM).error is None
-    yield application
-    _wipe(application.extensions["portal.db"].engine)
-    application.extensions["portal.db"].engine.dispose()
+    with connected_app(wired) as application:
+        yield application
 
 
 @pytest.fixture
