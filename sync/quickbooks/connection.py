@@ -132,17 +132,13 @@ def disconnect(
     logger.info("QuickBooks company %s disconnected", realm_id)
 
 
-def mark_needs_reconnect(sessions: sessionmaker[Session], realm_id: str) -> datetime | None:
-    """Flag the company for an admin to connect again; its connection time (None when not
-    connected), which names this connection in the e-mail telling the admins."""
+def mark_needs_reconnect(sessions: sessionmaker[Session], realm_id: str) -> None:
+    """Flag the company (if connected) for an admin to connect again."""
     with sessions() as s:
         row = s.get(QboConnection, realm_id)
-        if row is None:
-            return None
-        row.needs_reconnect = True
-        connected_at = row.connected_at
-        s.commit()
-    return connected_at
+        if row is not None:
+            row.needs_reconnect = True
+            s.commit()
 
 
 def connected_realms(sessions: sessionmaker[Session], include_broken: bool = False) -> list[str]:
@@ -300,11 +296,7 @@ class StoredTokens:
         return self._saved.access
 
     def _mark_lost(self) -> None:
-        with self.sessions() as s:
-            row = s.get(QboConnection, self.realm_id)
-            if row is not None:
-                row.needs_reconnect = True
-                s.commit()
+        mark_needs_reconnect(self.sessions, self.realm_id)
         logger.error("QuickBooks refused the refresh token of %s; reconnect needed", self.realm_id)
 
     def _lost(self) -> AuthorizationLost:
