@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from portal import auth, db, errors, ops
+from portal import auth, branding, db, errors, formatting, ops
 from portal.accounts.passwords import make_hasher
 from portal.accounts.service import AccountPolicy
 from portal.accounts.views import bp as accounts_bp
@@ -73,6 +73,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)  # signed by Intuit instead; no browser session involved
     errors.init_app(app)
+    formatting.init_app(app)
+    branding.init_app(app)
     return app
 
 

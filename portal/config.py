@@ -40,8 +40,20 @@ class PortalSettings:
     timezone: str = _opt(
         "", "The company's time zone (IANA name or UTC offset); empty: as QuickBooks reports it."
     )
+    locale: str = _opt(
+        "en_US", "How dates and money are written (a CLDR locale: en_US, en_GB, fr_CA)."
+    )
+    currency: str = _opt("USD", "The company's home currency (ISO 4217).")
 
     def __post_init__(self) -> None:
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            Locale.parse(self.locale)
+        except (ValueError, UnknownLocaleError):
+            raise ConfigError(f"portal.locale: {self.locale!r} is not a known locale") from None
+        if len(self.currency) != 3 or not self.currency.isascii() or not self.currency.isalpha():
+            raise ConfigError(f"portal.currency: {self.currency!r} is not an ISO 4217 code")
         if self.timezone:
             try:
                 parse_zone(self.timezone)
