@@ -94,6 +94,16 @@ def moment(value: datetime | None, style: str = "medium") -> str:
     return f"{pattern.replace('{1}', when).replace('{0}', at)} {_zone_label(local)}"
 
 
+def local_date(value: datetime) -> date:
+    """The company's date at an instant (a payment at 02:00 UTC was made the evening before)."""
+    return _in_company_zone(value).date()
+
+
+def month_name(value: date) -> str:
+    """`Mar`: a month's short name, as chart labels show it."""
+    return format_date(value, format="MMM", locale=_locale())
+
+
 def clock_time(value: datetime | None) -> str:
     """`1:50 PM PST`: the time of day of an instant in the company's zone."""
     if value is None:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from portal import outbox
 from portal.billing.models import Customer, Invoice
+from portal.formatting import money
 from portal.outbox import OutboxMessage
 from portal.payments.service import PaymentRefused, parse_amount
 
@@ -31,7 +32,8 @@ def check_credit(
     except PaymentRefused as exc:
         raise CreditRefused(str(exc)) from None
     if amount > invoice.balance:
-        raise CreditRefused(f"A credit cannot be more than the balance of ${invoice.balance:,.2f}.")
+        balance = money(invoice.balance)
+        raise CreditRefused(f"A credit cannot be more than the balance of {balance}.")
     return invoice, amount
 
 

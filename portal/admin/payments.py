@@ -30,6 +30,7 @@ from portal.admin.credits import CreditRefused, check_credit, issue_credit
 from portal.auth import roles_required, user
 from portal.billing.models import Customer, Invoice, ReceivedPayment
 from portal.confirm import ask, confirmed
+from portal.formatting import money
 from portal.forms import CleanText, CsrfOnly
 from portal.outbox import OutboxMessage, OutboxStatus
 from portal.payments import service as payment_service
@@ -150,7 +151,7 @@ def settle(payment_id: int) -> Response | tuple[str, int]:
     if not confirmed():
         return ask(
             "Settle this payment?",
-            f"The card processor is asked once more about the ${payment.total:,.2f} attempt "
+            f"The card processor is asked once more about the {money(payment.total)} attempt "
             f"{payment.gateway_key}. If it still has no record of it, the payment is closed "
             "as not charged and its invoices can be paid again.",
             url_for("admin_payments.settle", payment_id=payment_id),
@@ -190,9 +191,9 @@ def _ask_credit(s: Session, form: CreditForm, customer: Customer) -> tuple[str, 
         flash(str(exc) if isinstance(exc, CreditRefused) else "Choose an invoice.", "error")
         return None
     return ask(
-        f"Issue a credit of ${amount:,.2f} to {customer.display_name}?",
+        f"Issue a credit of {money(amount)} to {customer.display_name}?",
         f"It lowers invoice {invoice.doc_number or invoice.qbo_id} (balance "
-        f"${invoice.balance:,.2f}) now and becomes a credit memo in QuickBooks.",
+        f"{money(invoice.balance)}) now and becomes a credit memo in QuickBooks.",
         url_for("admin_payments.credit", customer_id=customer.id),
         url_for("admin_payments.credit", customer_id=customer.id),
         "Issue credit",

@@ -20,6 +20,7 @@ from portal.billing.models import (
     ReceivedPayment,
 )
 from portal.db import MONEY
+from portal.formatting import local_date, month_name
 from portal.payments.models import Payment, PaymentState
 
 ZERO = Decimal("0.00")
@@ -70,7 +71,7 @@ def recent_activity(s: Session, customer_id: int, limit: int = 8) -> list[Activi
     ):
         if portal.qbo_payment_id not in mirrored and portal.charged_at is not None:
             items.append(
-                Activity(portal.charged_at.date(), "payment", "Online payment", -portal.total)
+                Activity(local_date(portal.charged_at), "payment", "Online payment", -portal.total)
             )
     for memo in s.execute(
         sa.select(CreditMemo.txn_date, CreditMemo.total_amt, CreditMemo.doc_number)
@@ -94,7 +95,7 @@ class Month:
 
     @property
     def label(self) -> str:
-        return date(self.year, self.month, 1).strftime("%b")
+        return month_name(date(self.year, self.month, 1))
 
 
 def _months_back(today: date, count: int) -> list[tuple[int, int]]:

@@ -19,6 +19,7 @@ from portal import outbox
 from portal.accounts.models import PortalUser
 from portal.billing.models import Customer, Invoice
 from portal.db import commit, utcnow
+from portal.formatting import day, money
 from portal.mail import queue_email
 from portal.payments.gateway import (
     ChargeRequest,
@@ -159,7 +160,7 @@ def start(
             raise PaymentRefused(f"A payment for {label} is already being processed.", invoice.id)
         if amount > available:
             raise PaymentRefused(
-                f"The amount for {label} is more than its balance of ${available:,.2f}.",
+                f"The amount for {label} is more than its balance of {money(available)}.",
                 invoice.id,
             )
         payment.allocations.append(
@@ -447,7 +448,7 @@ def _recover_one(
         if found is None and payment.created_at < now - GIVE_UP_AFTER:
             payment.review_note = (
                 "Needs review: the card processor has no record of this attempt, searched "
-                f"back to {since:%Y-%m-%d}. It stays unsettled (the money may have moved); "
+                f"back to {day(since)}. It stays unsettled (the money may have moved); "
                 "check the processor before marking it."
             )
         commit(s)
@@ -510,7 +511,7 @@ def settle_by_staff(
         if not move(s, payment, PaymentState.DECLINED):
             raise NotSettled("The payment was settled meanwhile; reload the page.")
         payment.decline_reason = (
-            f"Not charged: the processor has no record of it, checked by {staff} on {now:%Y-%m-%d}."
+            f"Not charged: the processor has no record of it, checked by {staff} on {day(now)}."
         )[:300]
         payment.review_note = None
         commit(s)

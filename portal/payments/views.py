@@ -18,6 +18,7 @@ from portal.billing.models import Invoice
 from portal.clock import today
 from portal.config import Settings
 from portal.confirm import ask, confirmed
+from portal.formatting import money
 from portal.forms import CsrfOnly
 from portal.payments import service
 from portal.payments.gateway import GatewayError, PaymentGateway, SavedProfile, Token
@@ -224,7 +225,7 @@ def pay() -> Response | tuple[str, int]:
         page, status = _render_pay(PayErrors(message, method=True), 402)
         return _with_accept_csp(current_app.make_response((page, status)))
     if payment.state is PaymentState.SUCCEEDED:
-        flash(f"Thank you! Your payment of ${payment.total:,.2f} was received.", "success")
+        flash(f"Thank you! Your payment of {money(payment.total)} was received.", "success")
     else:
         flash("This payment is already being processed; you will not be charged twice.", "info")
     return redirect(url_for("payments.receipt", payment_id=payment_id), code=303)

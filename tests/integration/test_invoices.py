@@ -357,7 +357,7 @@ def test_detail_shows_payments_and_credits_applied_and_portal_payments_not_yet_m
     page = ada_client.get(f"/invoices/{invoice.id}").get_data(as_text=True)
     paid = page.split('data-testid="payments-applied"')[1].split("</table>")[0]
     assert "CHK-881" in paid and "$40.00" in paid
-    assert "2026-01-25" in paid and "$20.00" in paid
+    assert "Jan 25, 2026" in paid and "$20.00" in paid
     assert "NEW1" in paid and "$15.00" in paid and "NEW2" in paid and "$7.00" in paid
     assert paid.count("Being recorded") == 2
     for absent in ("WB1", "DECL", "OTHER", "ELSEWHERE", "GONE"):
