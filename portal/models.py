@@ -1,6 +1,12 @@
 """Every mapped model, imported once so metadata (and Alembic) sees all tables."""
 
-from portal.accounts.models import AccountToken, LoginFailure, PasswordHistory, PortalUser
+from portal.accounts.models import (
+    AccountToken,
+    LoginFailure,
+    PasswordHistory,
+    PortalUser,
+    UserPreference,
+)
 from portal.billing.models import (
     CatalogItem,
     CreditMemo,
@@ -11,6 +17,7 @@ from portal.billing.models import (
     ReceivedPayment,
 )
 from portal.billing.notices import Notice
+from portal.branding import BrandSetting
 from portal.db import Base
 from portal.mail.models import OutboundEmail
 from portal.outbox import OutboxEffect, OutboxMessage
@@ -21,6 +28,7 @@ from sync.models import Lease, QboConnection, SyncRun, SyncState
 __all__ = [
     "AccountToken",
     "Base",
+    "BrandSetting",
     "CatalogItem",
     "CreditMemo",
     "Customer",
@@ -45,4 +53,5 @@ __all__ = [
     "SavedMethod",
     "SyncRun",
     "SyncState",
+    "UserPreference",
 ]

@@ -131,3 +131,23 @@ class AccountToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class UserPreference(Base):
+    """How one login wants the portal to look: theme, text size and dashboard widgets.
+    Widget names are comma-separated; unknown names are dropped when read."""
+
+    __tablename__ = "user_preference"
+    __table_args__ = (
+        sa.CheckConstraint("theme IN ('auto', 'light', 'dark', 'contrast')", name="theme_known"),
+        sa.CheckConstraint("text_size IN ('normal', 'large', 'larger')", name="text_size_known"),
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    theme: Mapped[str] = mapped_column(sa.String(10), default="auto")
+    text_size: Mapped[str] = mapped_column(sa.String(10), default="normal")
+    widget_order: Mapped[str] = mapped_column(sa.String(200), default="")
+    hidden_widgets: Mapped[str] = mapped_column(sa.String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
