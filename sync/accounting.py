@@ -240,6 +240,10 @@ class AccountingAdapter(Protocol):
         """What changed after `since` (CDC); WindowTooOld past 30 days."""
         ...
 
+    def company_name(self) -> str:
+        """The company's name as its books show it (QuickBooks: CompanyInfo.CompanyName)."""
+        ...
+
     def get_customer(self, customer_id: str) -> CustomerRecord:
         """One customer, fresh."""
         ...

@@ -53,6 +53,7 @@ class FakeAccounting:
 
     def __init__(self, realm_id: str = "fake-realm") -> None:
         self.realm_id = realm_id
+        self.name = "Fake Books Co."
         self.rows: dict[Entity, dict[str, Record]] = {e: {} for e in Entity}
         self.deleted: list[tuple[datetime, Deleted]] = []
         self.calls = 0
@@ -134,6 +135,11 @@ class FakeAccounting:
         changes.deleted = deleted[:room]
         changes.truncated = changes.size >= CDC_LIMIT  # QuickBooks answers at most 1000
         return changes
+
+    def company_name(self) -> str:
+        """The company's name."""
+        self._call()
+        return self.name
 
     def get_invoice(self, invoice_id: str) -> InvoiceRecord:
         self._call()

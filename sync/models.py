@@ -45,6 +45,8 @@ class SyncState(Base):
     # stamp seen (`timezone_seen_at`), so a change of daylight saving time is followed.
     timezone: Mapped[str | None] = mapped_column(sa.String(64))
     timezone_seen_at: Mapped[datetime | None]
+    # The company's name in QuickBooks (CompanyInfo), for staff pages; read at a full sync.
+    company_name: Mapped[str | None] = mapped_column(sa.String(255))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

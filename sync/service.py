@@ -16,7 +16,7 @@ import sync.handlers  # noqa: F401  (registers every outbox handler)
 from portal.config import Settings
 from portal.outbox import OutboxMessage, OutboxStatus
 from sync import outbox
-from sync.accounting import AccountingAdapter
+from sync.accounting import AccountingAdapter, AccountingError
 from sync.mirror import Mirror, MirrorSettings, SyncBusy
 from sync.models import QboConnection, RunStatus, SyncRun, SyncState, request_sync
 from sync.outbox import DrainResult
@@ -78,10 +78,37 @@ def sync_realm(app: Flask, realm: str, kind: str = "auto") -> SyncRun | None:
     settings: Settings = app.config["PORTAL_SETTINGS"]
     try:
         adapter = default_adapters(app)(realm)
-        return Mirror(adapter, sessions_of(app), mirror_settings(settings)).run(kind)
+        run = Mirror(adapter, sessions_of(app), mirror_settings(settings)).run(kind)
     except SyncBusy:
         logger.info("sync of %s skipped: another process holds its lease", realm)
         return None
+    if run.status is RunStatus.SUCCEEDED:
+        note_company_name(adapter, sessions_of(app), refresh=run.kind == "full")
+    return run
+
+
+def note_company_name(
+    adapter: AccountingAdapter, sessions: sessionmaker[Session], refresh: bool
+) -> str | None:
+    """Keep the company's name for staff pages: read when unknown, and again when `refresh`
+    (a full sync), so a renamed company is followed without a call on every sync."""
+    with sessions() as s:
+        state = s.get(SyncState, adapter.realm_id)
+        if state is None or (state.company_name and not refresh):
+            return state.company_name if state else None
+    try:
+        name = adapter.company_name()[:255] or None
+    except AccountingError as exc:  # a name is nice to have; the sync itself went well
+        logger.warning("the name of company %s could not be read: %s", adapter.realm_id, exc)
+        return None
+    with sessions() as s:
+        s.execute(
+            sa.update(SyncState)
+            .where(SyncState.realm_id == adapter.realm_id)
+            .values(company_name=name)
+        )
+        s.commit()
+    return name
 
 
 def sync_all(app: Flask, kind: str = "auto") -> list[SyncRun]:

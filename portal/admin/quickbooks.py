@@ -60,6 +60,12 @@ def _settings() -> Settings:
     return settings
 
 
+def _company_name(realm: str) -> str:
+    """The company's name as QuickBooks gave it, else its id in words."""
+    state = db.session().get(SyncState, realm)
+    return state.company_name if state and state.company_name else f"QuickBooks company {realm}"
+
+
 @bp.app_context_processor
 def _reconnect_banner() -> dict[str, object]:
     """Every staff page says when QuickBooks must be connected again (writes are paused)."""
@@ -127,7 +133,7 @@ def callback() -> Response:
         return redirect(url_for("quickbooks.status"))
     with db.transaction() as s:
         service.request_sync(s, realm)
-    flash(f"QuickBooks company {realm} is connected. The first sync starts shortly.", "success")
+    flash("QuickBooks is connected. The first sync starts shortly and reads its name.", "success")
     return redirect(url_for("quickbooks.status"))
 
 
@@ -138,7 +144,7 @@ def disconnect() -> Response | tuple[str, int]:
     if form.validate_on_submit() and not confirmed():
         realm = form.realm_id.data or ""
         return ask(
-            f"Disconnect QuickBooks company {realm}?",
+            f"Disconnect {_company_name(realm)} from the portal?",
             "The portal stops syncing with it and writing payments to it until you connect "
             "again; mirrored data stays.",
             url_for("quickbooks.disconnect"),

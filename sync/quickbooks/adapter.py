@@ -196,6 +196,11 @@ class QuickBooksAdapter:
                 return found
             start += MAX_PAGE
 
+    def company_name(self) -> str:
+        """CompanyInfo.CompanyName (its LegalName when the name is blank)."""
+        info = self._read("CompanyInfo", self.realm_id)
+        return str(info.get("CompanyName") or info.get("LegalName") or "").strip()
+
     def _read(self, entity: str, object_id: str) -> Obj:
         what = f"reading {entity} {object_id}"
         result = self._retrier.run(what, lambda c: c.get_single_object(entity, object_id))

@@ -318,3 +318,8 @@ def test_bad_arguments_are_refused_before_anything_is_sent(world: World):
     with pytest.raises(ValueError):
         world.adapter.changes_since([Entity.INVOICE], world.moment().replace(tzinfo=None))
     assert world.payments() == []
+
+
+def test_the_company_names_itself(world: World):
+    name = world.adapter.company_name()
+    assert name and name == name.strip()

@@ -58,7 +58,7 @@ def test_admin_connects_quickbooks_and_the_first_sync_mirrors_it(
     realm = connect_through_the_page(admin)
     assert realm == company.realm_id
     page = admin.get("/admin/quickbooks").get_data(as_text=True)
-    assert "is connected" in page and f"Company {realm}" in page
+    assert "is connected" in page and f"Company ID {realm}" in page
     with qbo_app.app_context():
         row = db.session().get(QboConnection, realm)
         assert row is not None and "." not in row.refresh_token_enc[:10]
@@ -121,7 +121,7 @@ def test_disconnecting_asks_first_and_changes_nothing_until_confirmed(
     )
     assert asked.status_code == 200
     page = asked.get_data(as_text=True)
-    assert f"Disconnect QuickBooks company {realm}?" in page
+    assert f"Disconnect QuickBooks company {realm} from the portal?" in page
     assert 'name="confirm" value="1"' in page and f'name="realm_id" value="{realm}"' in page
     with qbo_app.app_context():
         assert db.session().get(QboConnection, realm) is not None

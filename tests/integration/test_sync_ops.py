@@ -171,7 +171,7 @@ def test_admin_sync_page_shows_runs_and_errors_in_words(
     make_user("boss", role=Role.ADMIN)
     login(client, "boss")
     page = client.get("/admin/quickbooks").get_data(as_text=True)
-    assert "Company realm-9" in page
+    assert "Company ID realm-9" in page
     assert "QuickBooks kept answering 503 after 4 retries" in page
     response = post_form(
         client, "/admin/quickbooks/sync", {"realm_id": "realm-9"}, page="/admin/quickbooks"
@@ -196,7 +196,7 @@ def test_bookkeepers_see_the_sync_page_without_its_buttons(
     make_user("books", role=Role.BOOKKEEPER)
     login(client, "books")
     page = client.get("/admin/quickbooks").get_data(as_text=True)
-    assert "Company realm-9" in page
+    assert "Company ID realm-9" in page
     assert "Sync now" not in page
 
 
