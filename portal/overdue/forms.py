@@ -18,6 +18,12 @@ from portal.overdue.policy import (
     parse_decimal,
 )
 
+# The fields each kind of fee reads (name → label in messages); the others are ignored.
+RELEVANT = {
+    FeeKind.FLAT: {"amount": "flat amount"},
+    FeeKind.PERCENT: {"percent": "percentage", "minimum": "minimum fee"},
+}
+
 
 class PolicyForm(FlaskForm):
     enabled = BooleanField("Charge late fees")
@@ -31,12 +37,15 @@ class PolicyForm(FlaskForm):
             SelectChoice(FeeKind.PERCENT.value, "A percentage"),
         ],
     )
-    amount = StringField("Flat amount ($)", description="Used when the fee is a flat amount.")
+    amount = StringField("Flat amount ($)", description="For a flat fee only.")
     percent = StringField(
-        "Percentage (%)", description="Of the invoice's overdue balance, up to 2 decimals."
+        "Percentage (%)",
+        description="For a percentage fee only: of the overdue balance, up to 2 decimals.",
     )
-    minimum = StringField("Minimum fee ($)")
-    cap = StringField("Largest fee ($)", description="Leave empty for no cap.")
+    minimum = StringField("Minimum fee ($)", description="For a percentage fee only.")
+    cap = StringField(
+        "Largest fee ($)", description="For a percentage fee only; leave empty for no cap."
+    )
     frequency = SelectField(
         "How often",
         choices=[
@@ -50,23 +59,28 @@ class PolicyForm(FlaskForm):
         description="The service Item on the fee line, e.g. Late fee.",
     )
 
-    def to_policy(self) -> LateFeePolicy | None:
-        """The policy the form describes, or None with the errors attached to the fields."""
+    def to_policy(self, previous: LateFeePolicy) -> LateFeePolicy | None:
+        """The policy the form describes, or None with the errors attached to the fields.
+        Only the chosen kind's fields are read: a flat fee has no minimum or cap, and the
+        other kind's rate is kept as it was (`previous`) for switching back."""
         grace = self._grace_days()
-        labels = {"amount": "flat amount", "percent": "percentage", "minimum": "minimum fee"}
+        kind = FeeKind(self.kind.data)
+        labels = RELEVANT[kind]
         parsed = {name: self._decimal(getattr(self, name), label) for name, label in labels.items()}
         amounts = {name: value for name, value in parsed.items() if value is not None}
-        cap = self._decimal(self.cap, "largest fee") if (self.cap.data or "").strip() else None
+        cap = None
+        if kind is FeeKind.PERCENT and (self.cap.data or "").strip():
+            cap = self._decimal(self.cap, "largest fee")
         if grace is None or len(amounts) < len(parsed) or self.errors:
             return None
         try:
             return LateFeePolicy(
                 enabled=bool(self.enabled.data),
                 grace_days=grace,
-                kind=FeeKind(self.kind.data),
-                amount=amounts["amount"],
-                percent=amounts["percent"],
-                minimum=amounts["minimum"],
+                kind=kind,
+                amount=amounts.get("amount", previous.amount),
+                percent=amounts.get("percent", previous.percent),
+                minimum=amounts.get("minimum", Decimal("0.00")),
                 cap=cap,
                 frequency=Frequency(self.frequency.data),
                 item_name=(self.item_name.data or "").strip(),

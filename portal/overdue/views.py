@@ -51,7 +51,8 @@ def late_fees() -> str:
 @roles_required(Role.ADMIN)
 def save() -> Response | tuple[str, int]:
     form = PolicyForm()
-    policy = form.to_policy() if form.validate_on_submit() else None
+    previous = policy_in_force(db.session(), _settings()).policy
+    policy = form.to_policy(previous) if form.validate_on_submit() else None
     if policy is None:
         return _late_fees_page(form), 400
     with db.transaction() as s:
