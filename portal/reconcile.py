@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from portal.billing.models import Customer
 from portal.clock import today
 from portal.db import utcnow
+from portal.formatting import moment, money
 from portal.payments.gateway import Outcome, PaymentGateway, ProcessorTransaction
 from portal.payments.models import Payment, PaymentState
 from sync.accounting import AccountingAdapter, Entity, PaymentRecord
@@ -109,11 +110,11 @@ class Report:
 
 
 def _money(amount: Decimal) -> str:
-    return f"${amount:,.2f}"
+    return money(amount, signed=amount < 0)  # a shortfall is "-$5.00", never "$5.00 credit"
 
 
-def _stamp(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+def _stamp(instant: datetime) -> str:
+    return moment(instant)  # in the company's zone when run inside the app
 
 
 def _tally(amounts: Iterable[Decimal]) -> Tally:
