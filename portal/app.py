@@ -14,9 +14,11 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from portal import auth, branding, db, errors, formatting, ops
+from portal.accounts import preferences
 from portal.accounts.passwords import make_hasher
 from portal.accounts.service import AccountPolicy
 from portal.accounts.views import bp as accounts_bp
+from portal.admin.branding import bp as branding_bp
 from portal.admin.notices import bp as notices_bp
 from portal.admin.payments import bp as admin_payments_bp
 from portal.admin.quickbooks import bp as quickbooks_bp
@@ -70,11 +72,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(invoices_bp)
     app.register_blueprint(overdue_bp)
     app.register_blueprint(notices_bp)
+    app.register_blueprint(preferences.bp)
+    app.register_blueprint(branding_bp)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)  # signed by Intuit instead; no browser session involved
     errors.init_app(app)
     formatting.init_app(app)
     branding.init_app(app)
+    preferences.init_app(app)
     return app
 
 

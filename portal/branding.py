@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,11 @@ from portal import db
 from portal.db import Base, utcnow
 
 DEFAULT_COLOUR = "#0b6bcb"
+HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+# WCAG 2 AA for normal text: brand buttons carry white text, links sit on white.
+MIN_CONTRAST = 4.5
+MAX_LOGO_BYTES = 200 * 1024
+LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 
 class BrandSetting(Base):
@@ -90,6 +96,79 @@ def brand(s: Session | None = None) -> Brand:
         logo_href=f"/brand/logo?v={version}" if logo else None,
         version=version,
     )
+
+
+def luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of a `#rrggbb` colour."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two `#rrggbb` colours (1 to 21)."""
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def check_colour(colour: str) -> str:
+    """The colour in lower case; ValueError says why it cannot be the brand colour."""
+    if not HEX_COLOUR.fullmatch(colour):
+        raise ValueError("Enter the colour as # and six hex digits, e.g. #0b6bcb.")
+    ratio = contrast(colour, "#ffffff")
+    if ratio < MIN_CONTRAST:
+        raise ValueError(
+            f"White text on {colour} has a contrast of {ratio:.1f}:1; buttons and links "
+            f"need at least {MIN_CONTRAST}:1 to be readable. Choose a darker colour."
+        )
+    return colour.lower()
+
+
+def check_logo(data: bytes) -> str:
+    """The logo's media type; ValueError says why the file cannot be the logo."""
+    if not data:
+        raise ValueError("The logo file is empty.")
+    if len(data) > MAX_LOGO_BYTES:
+        raise ValueError(
+            f"The logo is {len(data) // 1024} KB; it may be at most {MAX_LOGO_BYTES // 1024} KB."
+        )
+    for magic, mime in LOGO_TYPES.items():
+        if data.startswith(magic):
+            return mime
+    raise ValueError("The logo must be a PNG or JPEG image; this file is neither.")
+
+
+def save_brand(
+    s: Session,
+    name: str | None,
+    colour: str | None,
+    logo: bytes | None,
+    remove_logo: bool,
+    user_id: int,
+) -> None:
+    """Store the brand (in the caller's unit of work); None name or colour: the default."""
+    row = s.get(BrandSetting, 1) or BrandSetting(id=1)
+    row.business_name = name or None
+    row.colour = check_colour(colour) if colour else None
+    if logo is not None:
+        row.logo_type = check_logo(logo)
+        row.logo = logo
+    elif remove_logo:
+        row.logo_type = None
+        row.logo = None
+    row.updated_by = user_id
+    row.updated_at = utcnow()  # a new version even when nothing else changed
+    s.add(row)
+
+
+def logo(s: Session) -> tuple[bytes, str] | None:
+    """The saved logo and its media type."""
+    row = s.execute(
+        sa.select(BrandSetting.logo, BrandSetting.logo_type).where(BrandSetting.id == 1)
+    ).one_or_none()
+    if row is None or row.logo is None or row.logo_type is None:
+        return None
+    return row.logo, row.logo_type
 
 
 def init_app(app: Flask) -> None:

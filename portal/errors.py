@@ -68,7 +68,10 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("X-Frame-Options", "DENY")
     # Reset and invitation links carry a token in the path: never send it on as a referrer.
     headers.setdefault("Referrer-Policy", "no-referrer")
-    if current_user and current_user.is_authenticated:
+    # A logged-in page is private; a response that declared itself public (the brand's
+    # logo and colours, the same for everyone) keeps its caching.
+    public = headers.get("Cache-Control", "").startswith("public")
+    if current_user and current_user.is_authenticated and not public:
         headers["Cache-Control"] = "no-store"
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")

@@ -224,7 +224,7 @@ def request_password_reset(s: Session, policy: AccountPolicy, identifier: str) -
     queue_email(
         s,
         user.email,
-        f"Reset your {policy.business_name} portal password",
+        "Reset your {business} portal password",
         "email/reset_password.txt",
         user=user,
         policy=policy,
@@ -264,7 +264,7 @@ def invite_customer(s: Session, policy: AccountPolicy, customer_id: int, email: 
     queue_email(
         s,
         email,
-        f"Your {policy.business_name} billing portal",
+        "Your {business} billing portal",
         "email/invite.txt",
         customer=customer,
         policy=policy,

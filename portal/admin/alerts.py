@@ -34,7 +34,6 @@ def tell_admins_to_reconnect(app: Flask, realm: str) -> int:
                 "email/reconnect_quickbooks.txt",
                 dedupe_key=key,
                 realm=realm,
-                business=app.config["BUSINESS_NAME"],
             )
             queued += 1
         commit(s)

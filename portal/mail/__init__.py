@@ -11,6 +11,7 @@ from flask import current_app, render_template
 from sqlalchemy.orm import Session
 
 from portal import crypto
+from portal.branding import brand
 from portal.db import after_commit, session, utcnow
 from portal.mail.adapters import MailDeliveryError, Mailer
 from portal.mail.models import MailStatus, OutboundEmail
@@ -31,8 +32,9 @@ def queue_email(
 ) -> None:
     """Render a text e-mail into the outbox; it is sent once the unit of work commits.
     A `dedupe_key` (unique) makes it at most one e-mail per cause, e.g. one receipt.
-    `{business}` in the subject, and `business` in the template, name the business."""
-    business = current_app.config["BUSINESS_NAME"]
+    `{business}` in the subject, and `business` in the template, name the business (its
+    brand as an admin saved it)."""
+    business = brand(s).name
     context.setdefault("business", business)
     body = render_template(template, **context)
     row = OutboundEmail(
