@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 
 from portal import db
+from portal.billing.models import CatalogItem
 from portal.payments.models import (
     MethodKind,
     Payment,
@@ -53,9 +54,16 @@ def bobs_ids(app: Flask, make_customer, make_invoice, make_user) -> dict[str, in
             brand="Visa",
             last4="1111",
         )
-        s.add_all([payment, method])
+        # Services are the company's, not a customer's: another company's is the one to refuse.
+        item = CatalogItem(realm_id="other", qbo_id="1", name="Elsewhere")
+        s.add_all([payment, method, item])
         s.flush()
-        return {"invoice_id": invoice.id, "payment_id": payment.id, "method_id": method.id}
+        return {
+            "invoice_id": invoice.id,
+            "payment_id": payment.id,
+            "method_id": method.id,
+            "item_id": item.id,
+        }
 
 
 def customer_routes(app: Flask) -> list[tuple[str, str, list[str]]]:
