@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal import db
 from portal.db import Base, utcnow
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_COLOUR = "#0b6bcb"
 HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -77,14 +81,19 @@ def brand(s: Session | None = None) -> Brand:
         return Brand(name="Billing portal")
     fallback = current_app.config["BUSINESS_NAME"]
     s = s or db.session()
-    row = s.execute(
-        sa.select(
-            BrandSetting.business_name,
-            BrandSetting.colour,
-            BrandSetting.logo_type,
-            BrandSetting.updated_at,
-        ).where(BrandSetting.id == 1)
-    ).one_or_none()
+    try:
+        row = s.execute(
+            sa.select(
+                BrandSetting.business_name,
+                BrandSetting.colour,
+                BrandSetting.logo_type,
+                BrandSetting.updated_at,
+            ).where(BrandSetting.id == 1)
+        ).one_or_none()
+    except SQLAlchemyError:
+        # A page about a database error still renders, under the settings' name.
+        logger.warning("brand unreadable; the settings' name is used", exc_info=True)
+        return Brand(name=fallback)
     if row is None:
         return Brand(name=fallback)
     version = hashlib.sha256(row.updated_at.isoformat().encode()).hexdigest()[:12]
