@@ -151,7 +151,7 @@ def test_the_dashboard_shows_an_invoice_due_today_as_due_until_the_company_s_mid
     at(STILL_FEB_28_THERE)
     page = client.get("/").get_data(as_text=True)
     assert "past due" not in page and "Overdue" not in page
-    assert "2026-02-28" in page  # next due
+    assert "Feb 28, 2026" in page  # next due
     assert "status-overdue" not in client.get("/invoices").get_data(as_text=True)
     at(MARCH_1_THERE)
     page = client.get("/").get_data(as_text=True)
