@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -15,7 +15,6 @@ from portal.billing.models import CreditMemo, Customer, Invoice, ReceivedPayment
 from portal.db import MONEY
 
 ZERO = Decimal("0.00")
-DEFAULT_DAYS = 90
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)
 MAX_YEARS = 2
@@ -23,7 +22,11 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class BadRange(ValueError):
-    """The dates asked for cannot make a statement; the message says why."""
+    """The dates asked for cannot make a statement: a message for each field that is wrong."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()))
+        self.errors = errors
 
 
 def _add_years(day: date, years: int) -> date:
@@ -34,29 +37,68 @@ def _add_years(day: date, years: int) -> date:
 
 
 def _parse_date(raw: str, name: str) -> date:
+    """The day typed into the `name` field; ValueError says what is wrong with it."""
     raw = raw.strip()
     # fromisoformat alone also takes "20240101" and week dates; the form sends YYYY-MM-DD.
     if not _ISO_DATE.fullmatch(raw):
-        raise BadRange(f"The {name} date must be written YYYY-MM-DD, such as 2025-01-31.")
+        raise ValueError(f"The {name} date must be written YYYY-MM-DD, such as 2025-01-31.")
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        raise BadRange(f"The {name} date {raw} is not a day of the calendar.") from None
+        raise ValueError(f"The {name} date {raw} is not a day of the calendar.") from None
     if not EARLIEST <= day <= LATEST:
-        raise BadRange(f"The {name} date must be between 2000-01-01 and 2100-12-31.")
+        raise ValueError(f"The {name} date must be between 2000-01-01 and 2100-12-31.")
     return day
 
 
-def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
-    """The statement's dates (default: the last 90 days), or BadRange saying what is wrong."""
-    last = _parse_date(end, "end") if end else today
-    first = _parse_date(start, "start") if start else last - timedelta(days=DEFAULT_DAYS)
+def oldest_open_invoice(s: Session, customer_id: int) -> date | None:
+    """The date of the customer's oldest invoice with a balance, if any is open."""
+    return s.scalar(
+        sa.select(sa.func.min(Invoice.txn_date)).where(
+            Invoice.customer_id == customer_id,
+            Invoice.balance > 0,
+            ~Invoice.voided,
+            ~Invoice.deleted,
+        )
+    )
+
+
+def default_start(end: date, oldest_open: date | None) -> date:
+    """The earlier of 12 months before `end` and the oldest open invoice, so the statement
+    opens on activity; never longer than a statement may be, nor before the earliest day."""
+    start = _add_years(end, -1)
+    if oldest_open is not None and oldest_open < start:
+        start = oldest_open
+    return max(start, _add_years(end, -MAX_YEARS), EARLIEST)
+
+
+def parse_range(
+    start: str | None, end: str | None, today: date, oldest_open: date | None = None
+) -> tuple[date, date]:
+    """The statement's dates (default: `default_start` to today), or BadRange saying what is
+    wrong with which field."""
+    errors: dict[str, str] = {}
+    first: date | None = None
+    last = today
+    for name, raw in (("start", start), ("end", end)):
+        if not raw:
+            continue
+        try:
+            if name == "start":
+                first = _parse_date(raw, name)
+            else:
+                last = _parse_date(raw, name)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if errors:
+        raise BadRange(errors)
+    if first is None:
+        first = default_start(last, oldest_open)
     if last < first:
-        raise BadRange("The end date is before the start date.")
+        raise BadRange({"end": "The end date is before the start date."})
     if last > _add_years(first, MAX_YEARS):
-        raise BadRange(f"A statement covers at most {MAX_YEARS} years; choose a shorter range.")
-    if first < EARLIEST:  # the default start of an end date early in 2000
-        raise BadRange("The start date must be between 2000-01-01 and 2100-12-31.")
+        message = f"A statement covers at most {MAX_YEARS} years; choose a shorter range."
+        raise BadRange({"end": message})
     return first, last
 
 

@@ -98,13 +98,30 @@ def pdf(invoice_id: int) -> Response | tuple[str, int]:
     )
 
 
-def _statement() -> statements.Statement:
-    """The logged-in customer's statement for ?start&end; BadRange when they make none."""
-    start, end = statements.parse_range(request.args.get("start"), request.args.get("end"), today())
+def _own_customer() -> Customer:
     customer = db.session().get(Customer, _customer_id())
     if customer is None:
         abort(404)
-    return statements.build_statement(db.session(), customer, start, end, today())
+    return customer
+
+
+def _statement() -> statements.Statement:
+    """The logged-in customer's statement for ?start&end; BadRange when they make none."""
+    customer = _own_customer()
+    start, end = request.args.get("start"), request.args.get("end")
+    # Only a missing start needs the oldest open invoice (the default range reaches it).
+    oldest = None if start else statements.oldest_open_invoice(db.session(), customer.id)
+    first, last = statements.parse_range(start, end, today(), oldest)
+    return statements.build_statement(db.session(), customer, first, last, today())
+
+
+def _statement_form(exc: statements.BadRange) -> tuple[str, int]:
+    """The statement form again, with what was typed and each field's error beside it."""
+    typed = {name: request.args.get(name, "") for name in ("start", "end")}
+    page = render_template(
+        "invoices/statement.html", statement=None, typed=typed, errors=exc.errors
+    )
+    return page, 400
 
 
 @bp.route("/statements")
@@ -113,8 +130,9 @@ def statement() -> str | tuple[str, int]:
     try:
         found = _statement()
     except statements.BadRange as exc:
-        return _problem(str(exc), 400, url_for("invoices.statement"))
-    return render_template("invoices/statement.html", statement=found)
+        return _statement_form(exc)
+    typed = {"start": found.start.isoformat(), "end": found.end.isoformat()}
+    return render_template("invoices/statement.html", statement=found, typed=typed, errors={})
 
 
 @bp.route("/statements.pdf")
@@ -123,11 +141,14 @@ def statement_download() -> Response | tuple[str, int]:
     try:
         found = _statement()
     except statements.BadRange as exc:
-        return _problem(str(exc), 400, url_for("invoices.statement"))
-    data = statement_pdf(found, current_app.config["BUSINESS_NAME"])
-    return send_file(
-        io.BytesIO(data),
+        return _statement_form(exc)
+    response = send_file(
+        io.BytesIO(statement_pdf(found)),
         mimetype="application/pdf",
         as_attachment=True,
         download_name=f"statement-{found.start}-{found.end}.pdf",
     )
+    # One customer's figures, made afresh each time and never stored: the app's security
+    # headers mark a logged-in response no-store; it also varies with who is logged in.
+    response.vary.add("Cookie")
+    return response
