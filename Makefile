@@ -7,7 +7,7 @@ CHROMIUM ?= /usr/bin/chromium
 # sudo -n never waits for a password: without passwordless sudo, `chromium` says what to run.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
-.PHONY: install demo test test-unit test-contract test-integration test-browser lint format chromium clean
+.PHONY: install demo test test-unit test-contract test-integration test-browser lint format chromium fonts clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -37,10 +37,33 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# PDFs (statements, the sandbox's invoices) print any customer's name: DejaVu Sans for Latin,
+# Greek and Cyrillic, Droid Sans Fallback for Chinese, Japanese and Korean (about 11 MB).
+FONT_PACKAGES := fontconfig fonts-dejavu-core fonts-droid-fallback
+fonts:
+	@if ! fc-list : family 2>/dev/null | grep -q "DejaVu Sans" || \
+	   ! fc-list : family 2>/dev/null | grep -q "Droid Sans Fallback"; then \
+		if [ -n "$(SUDO)" ] && ! sudo -n true 2>/dev/null; then \
+			echo "The PDF tests need Debian's fonts for every customer's name. Install them:"; \
+			echo "    sudo apt-get install --no-install-recommends $(FONT_PACKAGES)"; \
+			if command -v sudo >/dev/null; then \
+				echo "sudo without a password is not available here, so make does not run it."; \
+			else \
+				echo "sudo is not installed here: run it as root."; \
+			fi; \
+			echo "Then run make test again (without them the PDF tests skip, and fail in CI)."; \
+			exit 1; \
+		fi; \
+		echo "installing Debian fonts for PDFs$(if $(SUDO), (sudo without a password))"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+			$(FONT_PACKAGES) >/dev/null; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/portal demo
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium fonts
 	$(BIN)/pytest
 
 test-unit: $(STAMP)
