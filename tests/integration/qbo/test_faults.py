@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import re
+import io
 import threading
 import time
+from decimal import Decimal
 
 import pytest
 import requests
+from pypdf import PdfReader
 from quickbooks import QuickBooks
 from quickbooks.exceptions import QuickbooksException, SevereException, ValidationException
+from quickbooks.objects.base import Address, Ref
 from quickbooks.objects.customer import Customer
+from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
 from quickbooks.objects.invoice import Invoice
 
-from sandbox.qbo import ManualClock, QboSandbox
+from sandbox.qbo import Company, ManualClock, QboSandbox
+from tests.fonts import require_fonts
 
 
 def test_throttle_gives_429_with_code_3001_until_the_minute_rolls_over(
@@ -93,18 +98,54 @@ def test_too_many_concurrent_requests_are_throttled(sandbox: QboSandbox, qb: Qui
     assert sorted(statuses) == [200, 429]
 
 
-def test_invoice_pdf_is_a_real_pdf_with_the_invoice_on_it(qb: QuickBooks) -> None:
+def _pdf_text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf), strict=True).pages)
+
+
+def test_invoice_pdf_is_a_real_pdf_with_the_invoice_on_it(qb: QuickBooks, company: Company) -> None:
+    require_fonts()
     invoice = Invoice.get(4, qb=qb)
     pdf = invoice.download_pdf(qb=qb)
-    assert pdf.startswith(b"%PDF-1.4")
-    assert pdf.rstrip().endswith(b"%%EOF")
-    assert f"INVOICE {invoice.DocNumber}".encode() in pdf
-    assert invoice.CustomerRef.name.encode("latin-1") in pdf
-    offset = int(re.search(rb"startxref\n(\d+)", pdf).group(1))
-    assert pdf[offset : offset + 4] == b"xref"
-    for match in re.finditer(rb"(\d{10}) 00000 n", pdf):
-        position = int(match.group(1))
-        assert re.match(rb"\d+ 0 obj", pdf[position : position + 12])
+    assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+    text = _pdf_text(pdf)
+    assert company.name in text and "INVOICE" in text and "Bill to" in text
+    assert invoice.CustomerRef.name in text and invoice.BillAddr.Line1 in text
+    assert f"Invoice no. {invoice.DocNumber}" in text
+    assert "Description Qty Rate Amount" in text
+    total = Decimal(str(invoice.TotalAmt))
+    assert f"Total ${total:,.2f}" in text
+    assert f"Balance due ${Decimal(str(invoice.Balance)):,.2f}" in text
+
+
+def test_invoice_pdf_prints_any_name_lines_in_columns_and_the_total(qb: QuickBooks) -> None:
+    require_fonts()
+    customer = Customer()
+    customer.DisplayName = "山田太郎 & Łukasz Wiśniewski"
+    customer.BillAddr = Address()
+    customer.BillAddr.Line1 = "ul. Długa 5"
+    customer.BillAddr.City = "Kraków"
+    customer.BillAddr.PostalCode = "31-147"
+    created = customer.save(qb=qb)
+    invoice = Invoice()
+    invoice.CustomerRef = Ref()
+    invoice.CustomerRef.value = created.Id
+    for item_id, qty, price in (("2", 3, "79.00"), ("4", 12, "1095.50")):
+        line = SalesItemLine()
+        line.Description = f"Zoë's item {item_id}"
+        line.SalesItemLineDetail = SalesItemLineDetail()
+        line.SalesItemLineDetail.ItemRef = Ref()
+        line.SalesItemLineDetail.ItemRef.value = item_id
+        line.SalesItemLineDetail.Qty = qty
+        line.SalesItemLineDetail.UnitPrice = Decimal(price)
+        invoice.Line.append(line)
+    saved = invoice.save(qb=qb)
+    text = _pdf_text(saved.download_pdf(qb=qb))
+    assert "Bill to" in text and "山田太郎 & Łukasz Wiśniewski" in text
+    assert "ul. Długa 5" in text and "Kraków 31-147" in text
+    assert "Zoë's item 2 3 $79.00 $237.00" in text
+    assert "Zoë's item 4 12 $1,095.50 $13,146.00" in text
+    assert "Total $13,383.00" in text and "Balance due $13,383.00" in text
+    assert "?" not in text
 
 
 def test_unknown_paths_get_a_fault_with_an_intuit_tid(sandbox: QboSandbox) -> None:
