@@ -32,8 +32,8 @@ def lint(tree: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    """A copy of the portal and sync packages to break."""
-    for package in ("portal", "sync"):
+    """A copy of the portal, sync and sandbox packages to break."""
+    for package in ("portal", "sync", "sandbox"):
         shutil.copytree(
             ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
         )
@@ -52,6 +52,7 @@ def test_the_layers_hold_in_the_tree_as_it_is(tree: Path):
         ("sync/accounting.py", "import portal.payments.service", "sync (the accounting bridge)"),
         ("portal/billing/models.py", "import sync.service", "models, the outbox and the database"),
         ("portal/payments/service.py", "import portal.payments.views", "domain services never"),
+        ("sandbox/qbo/pdf.py", "import portal.formatting", "the sandboxes stand in"),
     ],
 )
 def test_an_import_against_the_layers_fails_the_lint(
