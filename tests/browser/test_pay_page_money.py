@@ -1,11 +1,13 @@
-"""On a phone (390 x 844) the pay page never surprises: a decline brings back the amount the
-customer typed, bad amounts are refused in the page before anything is sent, and the pay
-button says the amount and then "Paying…", disabled, so nobody pays twice."""
+"""On a phone (390 x 844) and a desktop (1280 x 800) the pay page never surprises: a decline
+brings back the amount the customer typed, bad amounts are refused in the page before anything
+is sent, and the pay button says the amount and then "Paying…", disabled, so nobody pays
+twice."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from playwright.sync_api import Page, Route, expect
 
 from sandbox.authorizenet.cards import DECLINE_ZIP
@@ -16,7 +18,7 @@ from tests.conftest import PASSWORD
 # The paying fixtures: both sandboxes, the portal connected and mirrored, a customer login.
 sandboxes, app, payer = paying.sandboxes, paying.app, paying.payer
 
-PHONE = {"width": 390, "height": 844}
+SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 
 
 def _only(page: Page, invoice_id: int, amount: str) -> None:
@@ -35,9 +37,10 @@ def _card(page: Page, zip_code: str = "98004") -> None:
     page.get_by_label("Name on card").fill("Pat Payer")
 
 
-def test_after_a_decline_the_phone_page_still_says_one_dollar(page: Page, payer, sandboxes):
+@pytest.mark.parametrize("size", SIZES)
+def test_after_a_decline_the_page_still_says_one_dollar(page: Page, payer, sandboxes, size: str):
     _, (invoice, _, _) = payer
-    page.set_viewport_size(PHONE)
+    page.set_viewport_size(SIZES[size])  # type: ignore[arg-type]
     log_in(page, "payer", PASSWORD)
     page.goto("/pay")
     _only(page, invoice.id, "1.00")
@@ -52,15 +55,21 @@ def test_after_a_decline_the_phone_page_still_says_one_dollar(page: Page, payer,
     expect(amount).to_have_value("1.00")
     expect(page.get_by_test_id("pay-total")).to_have_text("$1.00")
     expect(page.locator("#pay-button")).to_have_text("Pay $1.00")
+    # The total and the button stay on screen while the focused summary is at the top.
+    expect(page.get_by_test_id("pay-total")).to_be_in_viewport()
+    expect(page.locator("#pay-button")).to_be_in_viewport()
     for box in page.locator("input[name=invoice]").all():
         expect(box).to_be_checked(checked=box.get_attribute("value") == str(invoice.id))
     [declined] = sandboxes[1].state.transactions.values()
     assert Decimal(str(declined.settle_amount)) == 0
 
 
-def test_bad_amounts_are_refused_in_the_page_and_paying_shows_once(page: Page, payer, sandboxes):
+@pytest.mark.parametrize("size", SIZES)
+def test_bad_amounts_are_refused_in_the_page_and_paying_shows_once(
+    page: Page, payer, sandboxes, size: str
+):
     _, (invoice, _, _) = payer
-    page.set_viewport_size(PHONE)
+    page.set_viewport_size(SIZES[size])  # type: ignore[arg-type]
     log_in(page, "payer", PASSWORD)
     page.goto("/pay")
     posts: list[str] = []
