@@ -25,6 +25,11 @@ WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 ALSO = {"empty-table-header": {"enabled": True}}
 SCREENSHOTS = {("customer", "dashboard"), ("customer", "pay")}
 AXE = Axe()
+# What a finger presses: at least 44 x 44 CSS px on a phone (a checkbox counts by its label).
+TARGETS = (
+    "main button, header button, a.button, #site-nav a, .brand, label.choice, label.tap, select,"
+    " input:not([type=checkbox]):not([type=radio]):not([type=hidden])"
+)
 
 
 @pytest.fixture
@@ -41,6 +46,20 @@ def violations(page: Page) -> list[str]:
         for rule in found.response["violations"]
         for node in rule["nodes"]
     ]
+
+
+def small_targets(page: Page) -> list[str]:
+    """Visible controls smaller than 44 x 44 px, described by tag, class and text."""
+    return page.evaluate(
+        """sel => [...document.querySelectorAll(sel)]
+            .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== "hidden")
+            .map(e => [e, e.getBoundingClientRect()])
+            .filter(([e, r]) => r.width < 43.5 || r.height < 43.5)
+            .map(([e, r]) => `${e.tagName.toLowerCase()}.${e.className}`
+                + ` "${(e.textContent || e.name || "").trim().slice(0, 30)}"`
+                + ` ${r.width | 0}x${r.height | 0}`)""",
+        TARGETS,
+    )
 
 
 def sideways(page: Page) -> int:
@@ -71,6 +90,8 @@ def test_every_page_meets_wcag_aa_and_fits_a_320_pixel_phone(
         problems += [f"{role}/{size} {visit.name}: {line}" for line in found]
         entry: dict[str, object] = {"violations": found}
         if size == "phone":
+            entry["small_targets"] = small = small_targets(page)
+            problems += [f"{role} {visit.name}: under 44px: {target}" for target in small]
             entry["sideways_at_320"] = extra = sideways(page)
             if extra:
                 problems.append(f"{role} {visit.name}: scrolls {extra}px sideways at 320px")
