@@ -147,7 +147,7 @@ def monthly(s: Session, customer_id: int, today: date, count: int = 12) -> list[
 def recommended(
     s: Session, customer: Customer, exclude: str = "late fee", limit: int = 3
 ) -> list[CatalogItem]:
-    """Active services from the catalog this customer has never been billed for."""
+    """Active, priced services from the catalog this customer has never been billed for."""
     used = (
         sa.select(InvoiceLine.item_ref)
         .join(Invoice)
@@ -160,6 +160,7 @@ def recommended(
                 CatalogItem.realm_id == customer.realm_id,
                 CatalogItem.active,
                 CatalogItem.type == "Service",
+                CatalogItem.unit_price > 0,  # nothing to offer without a price
                 sa.func.lower(CatalogItem.name) != exclude,
                 CatalogItem.qbo_id.not_in(used),
             )

@@ -61,6 +61,7 @@ def ada(app, make_customer, make_invoice, make_user):
             )
         )
         s.add(CatalogItem(realm_id="test", qbo_id="98", name="Late fee"))
+        s.add(CatalogItem(realm_id="test", qbo_id="97", name="Unpriced odd job"))
     make_user("ada", customer=customer)
     return customer
 
@@ -69,10 +70,13 @@ def test_dashboard_shows_activity_chart_and_recommended_services(client: FlaskCl
     login(client, "ada")
     page = client.get("/").get_data(as_text=True)
     assert "$150.00" in page  # 120.00 + 30.00
-    assert "Invoice 1001" in page and "Payment received" in page and "-$50.00" in page
+    assert "Invoice 1001" in page and "Payment received" in page
+    assert '<td data-label="Amount" class="num paid">$50.00</td>' in page  # paid, not "-$50.00"
+    assert "-$" not in page
     assert '<svg class="chart"' in page and "billed $80.00, paid $50.00" in page
     assert "Premium support" in page
     assert "Late fee" not in page  # never recommended
+    assert "Unpriced odd job" not in page  # nothing to offer without a price
 
 
 def test_news_reaches_everyone_and_an_alert_only_its_customer(
