@@ -133,3 +133,6 @@ def init_app(app: Flask) -> None:
         "clock_time": clock_time,
     }
     app.jinja_env.filters.update(filters)
+    app.context_processor(
+        lambda: {"money_locale": _locale().replace("_", "-"), "currency": _currency()}
+    )

@@ -19,7 +19,15 @@
     return parseInt(m[1], 10) * 100 + parseInt(((m[2] || "") + "00").slice(0, 2), 10);
   }
 
+  // The total is written as the server writes money (the company's locale and currency).
+  var format = null;
+  try {
+    format = new Intl.NumberFormat(form.dataset.locale || "en-US",
+      { style: "currency", currency: form.dataset.currency || "USD" });
+  } catch (e) { format = null; }
+
   function money(amount) {
+    if (format) { return format.format(amount / 100); }
     return "$" + (amount / 100).toFixed(2).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   }
 

@@ -5,6 +5,7 @@ twice."""
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -111,3 +112,16 @@ def test_bad_amounts_are_refused_in_the_page_and_paying_shows_once(
     expect(page.get_by_role("heading", name="Payment receipt")).to_be_visible()
     expect(page.get_by_test_id("receipt-total")).to_have_text("$1.00")
     assert len(sandboxes[1].state.transactions) == 1
+
+
+def test_the_running_total_is_written_in_the_company_s_currency_and_locale(page: Page, app, payer):
+    _, (invoice, _, _) = payer
+    settings = app.config["PORTAL_SETTINGS"]
+    portal = dataclasses.replace(settings.portal, locale="en_GB", currency="GBP")
+    app.config["PORTAL_SETTINGS"] = dataclasses.replace(settings, portal=portal)
+    log_in(page, "payer", PASSWORD)
+    page.goto("/pay")
+    expect(page.get_by_test_id("pay-total")).to_contain_text("£")  # the server's total
+    _only(page, invoice.id, "1234.5")
+    expect(page.get_by_test_id("pay-total")).to_have_text("£1,234.50")  # the page's own sum
+    expect(page.locator("#pay-button")).to_have_text("Pay £1,234.50")
