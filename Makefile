@@ -38,11 +38,13 @@ chromium:
 	fi
 
 # PDFs (statements, the sandbox's invoices) print any customer's name: DejaVu Sans for Latin,
-# Greek and Cyrillic, Droid Sans Fallback for Chinese, Japanese and Korean (about 11 MB).
-FONT_PACKAGES := fontconfig fonts-dejavu-core fonts-droid-fallback
-fonts:
+# Greek and Cyrillic, Droid Sans Fallback for Chinese, Japanese and Korean (about 11 MB), and
+# Pango, which WeasyPrint prints with.
+FONT_PACKAGES := fontconfig fonts-dejavu-core fonts-droid-fallback libpango-1.0-0 libpangoft2-1.0-0
+fonts: $(STAMP)
 	@if ! fc-list : family 2>/dev/null | grep -q "DejaVu Sans" || \
-	   ! fc-list : family 2>/dev/null | grep -q "Droid Sans Fallback"; then \
+	   ! fc-list : family 2>/dev/null | grep -q "Droid Sans Fallback" || \
+	   ! $(BIN)/python -c "import weasyprint" >/dev/null 2>&1; then \
 		if [ -n "$(SUDO)" ] && ! sudo -n true 2>/dev/null; then \
 			echo "The PDF tests need Debian's fonts for every customer's name. Install them:"; \
 			echo "    sudo apt-get install --no-install-recommends $(FONT_PACKAGES)"; \
@@ -89,4 +91,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -142,8 +142,13 @@ def statement_download() -> Response | tuple[str, int]:
         found = _statement()
     except statements.BadRange as exc:
         return _statement_form(exc)
+    try:
+        data = statement_pdf(found)
+    except (OSError, ImportError):  # no Pango or no WeasyPrint: a set-up fault, not theirs
+        logger.exception("statement PDFs cannot be printed on this server")
+        abort(503)
     response = send_file(
-        io.BytesIO(statement_pdf(found)),
+        io.BytesIO(data),
         mimetype="application/pdf",
         as_attachment=True,
         download_name=f"statement-{found.start}-{found.end}.pdf",

@@ -9,8 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from jinja2 import Environment
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Invoice {{ number }}</title>
@@ -61,13 +59,6 @@ thead th { border-bottom: 1pt solid #1d2733; }
 </body></html>
 """
 _template = Environment(autoescape=True).from_string(_TEMPLATE)
-
-
-class _NoFetching(URLFetcher):
-    """The invoice needs nothing from outside: every URL is refused."""
-
-    def fetch(self, url: str, headers: dict[str, str] | None = None) -> URLFetcherResponse:
-        raise ValueError("the sandbox's invoice PDF fetches nothing")
 
 
 def _amount(value: Any) -> str:
@@ -133,6 +124,16 @@ def invoice_context(company_name: str, invoice: dict[str, Any]) -> dict[str, Any
 
 def render_invoice_pdf(company_name: str, invoice: dict[str, Any]) -> bytes:
     """The invoice's PDF bytes."""
+    # WeasyPrint loads Pango (a system library) on import: only when a PDF is asked for.
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class NoFetching(URLFetcher):
+        """The invoice needs nothing from outside: every URL is refused."""
+
+        def fetch(self, url: str, headers: dict[str, str] | None = None) -> URLFetcherResponse:
+            raise ValueError("the sandbox's invoice PDF fetches nothing")
+
     html = _template.render(invoice_context(company_name, invoice))
-    pdf: bytes = HTML(string=html, url_fetcher=_NoFetching()).write_pdf()
+    pdf: bytes = HTML(string=html, url_fetcher=NoFetching()).write_pdf()
     return pdf

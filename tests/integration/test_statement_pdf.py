@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
 
@@ -11,7 +13,8 @@ from pypdf import PdfReader
 
 from portal import db
 from portal.billing.models import Invoice
-from portal.invoices.pdf import BASE_URL, LocalOnlyFetcher
+from portal.invoices.pdf import BASE_URL
+from portal.invoices.printing import LocalOnlyFetcher
 from tests.conftest import login
 from tests.fonts import require_fonts
 
@@ -118,3 +121,32 @@ def test_weasyprint_is_given_only_data_urls_and_static_files(app, tmp_path):
     ):
         with pytest.raises(ValueError, match="only data: URLs"):
             fetcher.fetch(url)
+
+
+def test_without_weasyprint_the_statement_pdf_is_a_503_and_the_page_still_works(
+    client, customer_with_invoice, monkeypatch: pytest.MonkeyPatch
+):
+    customer_with_invoice("Zoë", "zoe")
+    login(client, "zoe")
+    monkeypatch.setitem(sys.modules, "portal.invoices.printing", None)  # import fails
+    assert client.get("/statements.pdf").status_code == 503
+    assert client.get("/statements").status_code == 200
+
+
+def test_the_portal_and_the_sandbox_start_where_pango_cannot_be_loaded():
+    # WeasyPrint raises OSError on import when the system has no Pango; only PDFs need it.
+    code = (
+        "import sys\n"
+        "class NoPango:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'weasyprint':\n"
+        "            raise OSError('cannot load library libpango-1.0-0')\n"
+        "sys.meta_path.insert(0, NoPango())\n"
+        "import portal.app, portal.cli, sandbox.qbo.server\n"
+        "print('started')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "started" in done.stdout
