@@ -19,15 +19,12 @@ from portal.accounts.service import create_user, invite_customer
 from portal.billing.models import Customer, Invoice
 from portal.billing.notices import Notice
 from portal.payments.models import (
-    MethodKind,
-    Payment,
-    PaymentAllocation,
     PaymentState,
-    SavedMethod,
 )
 from sandbox.authorizenet import AnetSandbox
 from tests.conftest import PASSWORD
 from tests.integration import money_world
+from tests.rows import payment_on, saved_card
 
 # (username, role) of the logins the walks use; the customer one is the `payer` fixture's.
 STAFF = ("keeper", Role.BOOKKEEPER)
@@ -141,30 +138,21 @@ def build_world(
                 role=role,
             )
         s.add(
-            SavedMethod(
-                customer_id=customer.id,
+            saved_card(
+                customer.id,
                 gateway_customer_profile_id="900",
                 gateway_payment_profile_id="901",
-                kind=MethodKind.CARD,
-                brand="Visa",
-                last4="1111",
                 expiry="12/2030",
                 is_default=True,
             )
         )
-        stuck = Payment(
-            customer_id=customer.id,
-            idempotency_key="w" * 20,
+        stuck = payment_on(
+            second,
+            "3.00",
+            PaymentState.UNKNOWN,
+            "w",
             gateway_key="PWALK1",
-            state=PaymentState.UNKNOWN,
-            total=Decimal("3.00"),
-            method_kind=MethodKind.CARD,
             review_note="The processor did not answer.",
-        )
-        stuck.allocations.append(
-            PaymentAllocation(
-                invoice_id=second.id, invoice_qbo_id=second.qbo_id, amount=Decimal("3.00")
-            )
         )
         s.add_all([stuck, Notice(title="Office closed Monday", body="Back on Tuesday.")])
         payer = s.scalars(sa.select(PortalUser).where(PortalUser.username == "payer")).one()

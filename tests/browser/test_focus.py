@@ -7,9 +7,9 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from portal import db
-from portal.payments.models import MethodKind, SavedMethod
 from tests.browser.test_account_flows import log_in
 from tests.conftest import PASSWORD
+from tests.rows import saved_card
 
 
 def test_a_confirmation_page_starts_at_its_question(
@@ -18,17 +18,7 @@ def test_a_confirmation_page_starts_at_its_question(
     ada = make_customer("Ada Lovelace")
     make_user("ada", customer=ada)
     with app.app_context(), db.transaction() as s:
-        s.add(
-            SavedMethod(
-                customer_id=ada.id,
-                gateway_customer_profile_id="1",
-                gateway_payment_profile_id="2",
-                kind=MethodKind.CARD,
-                brand="Visa",
-                last4="1111",
-                is_default=True,
-            )
-        )
+        s.add(saved_card(ada.id, is_default=True))
     log_in(page, "ada", PASSWORD)
     page.goto("/payment-methods")
     page.get_by_role("button", name="Remove Visa ending in 1111").click()

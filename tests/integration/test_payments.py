@@ -26,6 +26,7 @@ from sync import outbox
 from sync.accounting import Entity
 from sync.fake import FakeAccounting
 from tests import records as rec
+from tests.rows import saved_card
 
 
 def key() -> str:
@@ -192,16 +193,7 @@ def test_a_closed_invoice_cannot_be_paid(sessions, world):
 
 def test_a_removed_or_foreign_saved_method_is_refused(sessions, world):
     with sessions() as s:
-        s.add(
-            SavedMethod(
-                customer_id=world["bob"],
-                gateway_customer_profile_id="1",
-                gateway_payment_profile_id="2",
-                kind=MethodKind.CARD,
-                brand="Visa",
-                last4="1111",
-            )
-        )
+        s.add(saved_card(world["bob"]))
         s.commit()
         bobs = s.scalar(sa.select(SavedMethod.id))
     for method_id in (bobs, 9999):

@@ -4,7 +4,6 @@ every customer route with an id in its path is walked with B's ids and must answ
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from flask import Flask
@@ -12,13 +11,10 @@ from flask import Flask
 from portal import db
 from portal.billing.models import CatalogItem
 from portal.payments.models import (
-    MethodKind,
-    Payment,
-    PaymentAllocation,
     PaymentState,
-    SavedMethod,
 )
 from tests.conftest import csrf_token, login
+from tests.rows import payment_on, saved_card
 
 # Blueprints whose pages belong to one customer.
 CUSTOMER_BLUEPRINTS = ("billing", "invoices", "payments")
@@ -32,28 +28,15 @@ def bobs_ids(app: Flask, make_customer, make_invoice, make_user) -> dict[str, in
     invoice = make_invoice(bob, "70.00", due=date(2099, 1, 1))
     make_user("ada", customer=ada)
     with app.app_context(), db.transaction() as s:
-        payment = Payment(
-            customer_id=bob.id,
-            idempotency_key="b" * 20,
+        payment = payment_on(
+            invoice,
+            "70.00",
+            PaymentState.SUCCEEDED,
+            "b",
             gateway_key="PBOB1",
-            state=PaymentState.SUCCEEDED,
-            total=Decimal("70.00"),
-            method_kind=MethodKind.CARD,
             gateway_trans_id="123",
         )
-        payment.allocations.append(
-            PaymentAllocation(
-                invoice_id=invoice.id, invoice_qbo_id=invoice.qbo_id, amount=Decimal("70.00")
-            )
-        )
-        method = SavedMethod(
-            customer_id=bob.id,
-            gateway_customer_profile_id="1",
-            gateway_payment_profile_id="2",
-            kind=MethodKind.CARD,
-            brand="Visa",
-            last4="1111",
-        )
+        method = saved_card(bob.id)
         # Services are the company's, not a customer's: another company's is the one to refuse.
         item = CatalogItem(realm_id="other", qbo_id="1", name="Elsewhere")
         s.add_all([payment, method, item])
