@@ -18,23 +18,30 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian packages the tests need, installed as root or with passwordless sudo; without either,
+# say what to run. $(1): the packages, $(2): what they are for, $(3): what still runs without,
+# $(4): extra apt-get flags.
+define apt_install
+	if [ -n "$(SUDO)" ] && ! sudo -n true 2>/dev/null; then \
+		echo "Debian packages for $(2) are missing. Install them:"; \
+		echo "    sudo apt-get install $(4) $(1)"; \
+		if command -v sudo >/dev/null; then \
+			echo "sudo without a password is not available here, so make does not run it."; \
+		else \
+			echo "sudo is not installed here: run it as root."; \
+		fi; \
+		echo "Then run make test again ($(3))."; \
+		exit 1; \
+	fi; \
+	echo "installing Debian $(1) for $(2)$(if $(SUDO), (sudo without a password))"; \
+	$(SUDO) apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(4) $(1) >/dev/null
+endef
+
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 chromium:
 	@if [ ! -x "$(CHROMIUM)" ]; then \
-		if [ -n "$(SUDO)" ] && ! sudo -n true 2>/dev/null; then \
-			echo "The browser tests need Debian's Chromium ($(CHROMIUM) is missing). Install it:"; \
-			echo "    sudo apt-get install chromium"; \
-			if command -v sudo >/dev/null; then \
-				echo "sudo without a password is not available here, so make does not run it."; \
-			else \
-				echo "sudo is not installed here: run it as root."; \
-			fi; \
-			echo "Then run make test again (make test-unit and make test-integration need no browser)."; \
-			exit 1; \
-		fi; \
-		echo "installing Debian chromium for the browser tests$(if $(SUDO), (sudo without a password))"; \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+		$(call apt_install,chromium,the browser tests,make test-unit and make test-integration need no browser); \
 	fi
 
 # PDFs (statements, the sandbox's invoices) print any customer's name: DejaVu Sans for Latin,
@@ -45,21 +52,7 @@ fonts: $(STAMP)
 	@if ! fc-list : family 2>/dev/null | grep -q "DejaVu Sans" || \
 	   ! fc-list : family 2>/dev/null | grep -q "Droid Sans Fallback" || \
 	   ! $(BIN)/python -c "import weasyprint" >/dev/null 2>&1; then \
-		if [ -n "$(SUDO)" ] && ! sudo -n true 2>/dev/null; then \
-			echo "The PDF tests need Debian's fonts for every customer's name. Install them:"; \
-			echo "    sudo apt-get install --no-install-recommends $(FONT_PACKAGES)"; \
-			if command -v sudo >/dev/null; then \
-				echo "sudo without a password is not available here, so make does not run it."; \
-			else \
-				echo "sudo is not installed here: run it as root."; \
-			fi; \
-			echo "Then run make test again (without them the PDF tests skip, and fail in CI)."; \
-			exit 1; \
-		fi; \
-		echo "installing Debian fonts for PDFs$(if $(SUDO), (sudo without a password))"; \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-			$(FONT_PACKAGES) >/dev/null; \
+		$(call apt_install,$(FONT_PACKAGES),PDFs,without them the PDF tests skip and fail in CI,--no-install-recommends); \
 	fi
 
 demo: $(STAMP)
