@@ -17,7 +17,8 @@ MESSAGES = {
     403: "You do not have access to that page.",
     404: "We could not find that page.",
     405: "That action is not allowed here.",
-    413: "What you sent is too large.",
+    413: "What you sent is too large, so nothing was saved. Go back and send something smaller "
+    "(a logo may be at most 200 KB).",
     429: "Too many requests. Wait a minute and try again.",
     500: "Something went wrong on our side. Nothing was charged; please try again shortly.",
 }

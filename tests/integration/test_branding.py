@@ -101,6 +101,14 @@ def test_a_logo_that_is_not_a_small_png_or_jpeg_is_refused(admin: FlaskClient, l
     assert "Acme Water" not in admin.get("/account").get_data(as_text=True)
 
 
+def test_a_logo_beyond_the_upload_limit_says_the_limit_and_saves_nothing(admin: FlaskClient):
+    response = upload(admin, png(extra=400 * 1024), business_name="Acme Water")
+    assert response.status_code == 413
+    assert "200 KB" in response.get_data(as_text=True)
+    assert "nothing was saved" in response.get_data(as_text=True)
+    assert "Acme Water" not in admin.get("/account").get_data(as_text=True)
+
+
 def test_a_jpeg_logo_is_accepted(admin: FlaskClient):
     jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"
     assert upload(admin, jpeg).status_code == 302
