@@ -77,9 +77,9 @@ class ServerSettings:
 class SecuritySettings:
     """[security] — login, sessions and passwords."""
 
-    login_attempts_per_account: int = _opt(5, "Failed logins per account per window.", min=1)
-    login_attempts_per_address: int = _opt(20, "Failed logins per address per window.", min=1)
-    login_window_minutes: int = _opt(15, "Rate-limit window.", min=1, max=1440)
+    login_attempts_per_account: int = _opt(5, "Failed logins per account before waits.", min=1)
+    login_attempts_per_address: int = _opt(20, "Failed logins per address before waits.", min=1)
+    login_window_minutes: int = _opt(15, "Longest wait between logins.", min=1, max=1440)
     reset_token_minutes: int = _opt(30, "Password-reset link lifetime.", min=5, max=1440)
     invite_token_hours: int = _opt(72, "Invitation link lifetime.", min=1, max=720)
     password_min_length: int = _opt(12, "Shortest accepted password.", min=8, max=128)
@@ -139,6 +139,14 @@ class AuthorizeNetSettings:
     signature_key: str = _opt("", "Verifies X-ANET-Signature on webhooks.", secret=True)
     timeout_seconds: int = _opt(30, "Timeout of one API call.", min=1, max=300)
     duplicate_window_seconds: int = _opt(120, "Processor-side duplicate window.", min=0, max=28800)
+
+
+@dataclass(frozen=True)
+class PaymentSettings:
+    """[payments] — limits on paying online (card testing: many cards tried one after another)."""
+
+    declines_per_customer: int = _opt(5, "Declined payments per customer per hour.", min=1)
+    declines_per_address: int = _opt(10, "Declined payments per client address per hour.", min=1)
 
 
 @dataclass(frozen=True)
@@ -255,6 +263,7 @@ class Settings:
     quickbooks: QuickBooksSettings = field(default_factory=QuickBooksSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     authorizenet: AuthorizeNetSettings = field(default_factory=AuthorizeNetSettings)
+    payments: PaymentSettings = field(default_factory=PaymentSettings)
     late_fees: LateFeeSettings = field(default_factory=LateFeeSettings)
     overdue: OverdueSettings = field(default_factory=OverdueSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
@@ -288,6 +297,7 @@ _SECTION_TYPES = {
     "quickbooks": QuickBooksSettings,
     "sync": SyncSettings,
     "authorizenet": AuthorizeNetSettings,
+    "payments": PaymentSettings,
     "late_fees": LateFeeSettings,
     "overdue": OverdueSettings,
     "logging": LoggingSettings,

@@ -1,4 +1,9 @@
-"""Login rate limiting per account and per client address, shared by every worker via the DB."""
+"""Login back-off per account and per client address, shared by every worker via the DB.
+
+Past its limit an account (or an address) waits before the next try, twice as long after
+each further failure, never longer than the window: guessing slows down, while the right
+password, typed after the wait, still logs in.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import LoginFailure
-from portal.db import utcnow
+
+FIRST_WAIT = timedelta(minutes=1)
+# Failures are remembered this long, so a slow guesser keeps the longest wait.
+MEMORY = timedelta(hours=24)
+KEY_LENGTH = 254
 
 
 @dataclass(frozen=True)
 class LoginLimits:
-    """How many failures are allowed per account and per address within the window."""
+    """Failures allowed per account and per address before waits begin; the longest wait."""
 
     per_account: int
     per_address: int
@@ -30,34 +39,46 @@ class TooManyAttempts(Exception):
         self.minutes = minutes
 
 
-def check(s: Session, limits: LoginLimits, account_key: str, address: str) -> None:
-    """Raise TooManyAttempts when the account or the address is over its limit."""
-    since = utcnow() - limits.window
+def user_key(user_id: int) -> str:
+    """The key failures of a known account are counted under, whatever was typed."""
+    return f"user:{user_id}"
+
+
+def name_key(identifier: str) -> str:
+    """The key for an identifier that matches no account (it cannot look like user_key)."""
+    return f"name:{identifier}"[:KEY_LENGTH]
+
+
+def wait_after(failures: int, limit: int, longest: timedelta) -> timedelta:
+    """How long to wait after the latest of `failures`: none below the limit, then doubling."""
+    if failures < limit:
+        return timedelta(0)
+    doublings = min(failures - limit, 20)
+    return min(longest, FIRST_WAIT * 2**doublings)
+
+
+def check(s: Session, limits: LoginLimits, account_key: str, address: str, now: datetime) -> None:
+    """Raise TooManyAttempts while the account or the address must still wait."""
+    until = now
     for column, value, limit in (
         (LoginFailure.account_key, account_key, limits.per_account),
         (LoginFailure.address, address, limits.per_address),
     ):
-        rows = s.execute(
-            sa.select(sa.func.count(), sa.func.min(LoginFailure.created_at)).where(
-                column == value, LoginFailure.created_at > since
+        count, latest = s.execute(
+            sa.select(sa.func.count(), sa.func.max(LoginFailure.created_at)).where(
+                column == value, LoginFailure.created_at > now - MEMORY
             )
         ).one()
-        count, oldest = rows
-        if count >= limit:
-            raise TooManyAttempts(_minutes_left(oldest, limits.window))
+        if latest is not None:
+            until = max(until, latest + wait_after(count, limit, limits.window))
+    if until > now:
+        raise TooManyAttempts(max(1, math.ceil((until - now).total_seconds() / 60)))
 
 
-def _minutes_left(oldest: datetime | None, window: timedelta) -> int:
-    if oldest is None:
-        return math.ceil(window.total_seconds() / 60)
-    left = (oldest + window - utcnow()).total_seconds()
-    return max(1, math.ceil(left / 60))
-
-
-def record_failure(s: Session, limits: LoginLimits, account_key: str, address: str) -> None:
-    """Count one failure and forget those older than the window."""
-    s.add(LoginFailure(account_key=account_key, address=address))
-    s.execute(sa.delete(LoginFailure).where(LoginFailure.created_at < utcnow() - limits.window))
+def record_failure(s: Session, account_key: str, address: str, now: datetime) -> None:
+    """Count one failure and forget those too old to matter."""
+    s.add(LoginFailure(account_key=account_key, address=address, created_at=now))
+    s.execute(sa.delete(LoginFailure).where(LoginFailure.created_at < now - MEMORY))
 
 
 def clear_account(s: Session, account_key: str) -> None:

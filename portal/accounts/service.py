@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from portal.accounts import passwords, ratelimit, tokens
@@ -20,6 +21,7 @@ from portal.accounts.models import (
     new_session_token,
 )
 from portal.billing.models import Customer
+from portal.clock import clock_of
 from portal.config import Settings
 from portal.db import utcnow
 from portal.mail import queue_email
@@ -173,28 +175,41 @@ def create_user(
 
 
 def authenticate(
-    s: Session, policy: AccountPolicy, identifier: str, password: str, address: str
+    s: Session,
+    policy: AccountPolicy,
+    identifier: str,
+    password: str,
+    address: str,
+    now: datetime | None = None,
 ) -> PortalUser | None:
     """The user for these credentials, or None (the failure is counted; commit it).
 
-    Raises TooManyAttempts, before any write, when the account or address is locked out.
+    Failures count against the account, however it was named (username or e-mail), and an
+    unknown identifier against itself. Raises TooManyAttempts, before any write, while the
+    account or the address must wait.
     """
-    key = _identifier_key(identifier)
-    ratelimit.check(s, policy.limits, key, address)
+    now = now or _now()
     user = find_user(s, identifier)
+    key = ratelimit.user_key(user.id) if user else ratelimit.name_key(_identifier_key(identifier))
+    ratelimit.check(s, policy.limits, key, address, now)
     if user is None or not user.active:
-        passwords.verify_dummy(password)
+        passwords.verify_dummy(password)  # the same time taken as for a real account
         ok = False
     else:
         ok = passwords.verify_password(user.password_hash, password)
     if not ok or user is None:
-        ratelimit.record_failure(s, policy.limits, key, address)
+        ratelimit.record_failure(s, key, address, now)
         return None
     ratelimit.clear_account(s, key)
     if passwords.hasher().check_needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     user.last_login_at = utcnow()
     return user
+
+
+def _now() -> datetime:
+    """The app's clock (tests pin it) in a request or app context, else the real one."""
+    return clock_of(current_app)() if has_app_context() else utcnow()
 
 
 def change_username(s: Session, user: PortalUser, new_username: str) -> None:
@@ -245,8 +260,7 @@ def reset_password(s: Session, policy: AccountPolicy, signed: str, new: str) -> 
     if user is None or not user.active:
         raise tokens.TokenInvalid("This link is not valid. Ask for a new one.")
     _set_password(s, user, new, policy)
-    ratelimit.clear_account(s, user.username_key)
-    ratelimit.clear_account(s, user.email_key)
+    ratelimit.clear_account(s, ratelimit.user_key(user.id))
     return user
 
 

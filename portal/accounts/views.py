@@ -68,8 +68,8 @@ def login() -> View:
             )
     except TooManyAttempts as exc:
         form.form_errors.append(
-            f"Too many failed logins. For your security, try again in {exc.minutes} minutes "
-            "or reset your password."
+            f"Too many failed logins. For your security, try again in {exc.minutes} "
+            f"minute{'' if exc.minutes == 1 else 's'} or reset your password."
         )
         return render_template("accounts/login.html", form=form), 429
     if found is None:

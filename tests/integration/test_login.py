@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -49,7 +50,7 @@ def test_login_is_rate_limited_per_account_with_a_clear_message(client: FlaskCli
     locked = login(client, "ada", PASSWORD)  # even the right password waits now
     assert locked.status_code == 429
     assert "Too many failed logins" in locked.get_data(as_text=True)
-    assert "try again in 15 minutes" in locked.get_data(as_text=True)
+    assert "try again in 1 minute " in locked.get_data(as_text=True)
     assert client.get("/").status_code == 302
 
 
@@ -137,3 +138,90 @@ def test_pages_carry_security_headers(client: FlaskClient):
     assert "default-src 'self'" in headers["Content-Security-Policy"]
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "no-referrer"
+
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+WRONG = "wrong-password-123456"
+
+
+@pytest.fixture
+def at(app: Flask) -> Callable[[datetime], None]:
+    """Pin the app's clock at a moment."""
+
+    def pin(moment: datetime) -> None:
+        app.config["CLOCK"] = lambda: moment
+
+    return pin
+
+
+def test_username_and_email_of_one_account_share_one_failure_count(
+    client: FlaskClient, make_user, at
+):
+    make_user("ada", email="ada@example.com")
+    at(T0)
+    for _ in range(3):
+        assert login(client, "ada", WRONG).status_code == 401
+    for _ in range(2):
+        assert login(client, "ADA@example.com", WRONG).status_code == 401
+    assert login(client, "ada@example.com", PASSWORD).status_code == 429
+    assert login(client, "Ada", PASSWORD).status_code == 429
+
+
+def test_unknown_identifiers_are_counted_apart_from_real_accounts(
+    client: FlaskClient, make_user, at
+):
+    ada = make_user("ada", email="ada@example.com")
+    at(T0)
+    for name in (f"user:{ada.id}", "nobody", "nobody@example.com"):
+        for _ in range(5):
+            assert login(client, name, WRONG).status_code == 401
+    assert login(client, "nobody", WRONG).status_code == 429
+    assert login(client, "ada", PASSWORD).status_code == 302
+
+
+def test_after_the_wait_the_right_password_logs_in(client: FlaskClient, make_user, at):
+    make_user("ada")
+    at(T0)
+    for _ in range(5):
+        login(client, "ada", WRONG)
+    assert login(client, "ada", PASSWORD).status_code == 429
+    at(T0 + timedelta(seconds=61))
+    assert login(client, "ada", PASSWORD).status_code == 302
+
+
+def test_each_further_failure_doubles_the_wait_up_to_the_window(client: FlaskClient, make_user, at):
+    make_user("ada")
+    moment = T0
+    at(moment)
+    for _ in range(5):
+        login(client, "ada", WRONG)
+    for minutes in (1, 2, 4, 8, 15, 15):
+        at(moment + timedelta(minutes=minutes) - timedelta(seconds=1))
+        locked = login(client, "ada", PASSWORD)
+        assert locked.status_code == 429
+        assert "try again in 1 minute " in locked.get_data(as_text=True)
+        moment += timedelta(minutes=minutes)
+        at(moment)
+        assert login(client, "ada", WRONG).status_code == 401
+    at(moment + timedelta(minutes=15))
+    assert login(client, "ada", PASSWORD).status_code == 302
+
+
+def test_failures_from_one_address_slow_but_never_lock_out_a_right_password(
+    client: FlaskClient, make_user, at
+):
+    make_user("ada")
+    at(T0)
+    for n in range(20):
+        assert login(client, f"guess{n}", WRONG).status_code == 401
+    assert login(client, "ada", PASSWORD).status_code == 429
+    at(T0 + timedelta(minutes=1, seconds=1))
+    assert login(client, "ada", PASSWORD).status_code == 302
+    post_form(client, "/logout", {}, page="/account")
+    for n in range(10):
+        at(T0 + timedelta(hours=1, minutes=20 * n))
+        assert login(client, f"other{n}", WRONG).status_code == 401
+    at(T0 + timedelta(hours=1, minutes=20 * 9, seconds=1))
+    assert login(client, "ada", PASSWORD).status_code == 429
+    at(T0 + timedelta(hours=1, minutes=20 * 9 + 15))
+    assert login(client, "ada", PASSWORD).status_code == 302
