@@ -3,6 +3,7 @@
 from portal.accounts.models import (
     AccountToken,
     LoginFailure,
+    LoginSession,
     PasswordHistory,
     PortalUser,
     UserPreference,
@@ -39,6 +40,7 @@ __all__ = [
     "LateFeePolicyRow",
     "Lease",
     "LoginFailure",
+    "LoginSession",
     "Notice",
     "OutboundEmail",
     "OutboxEffect",
