@@ -31,6 +31,7 @@ from portal.accounts.passwords import PasswordRejected
 from portal.accounts.ratelimit import TooManyAttempts
 from portal.accounts.tokens import TokenInvalid
 from portal.auth import user
+from portal.redirects import same_site_path
 
 bp = Blueprint("accounts", __name__)
 
@@ -46,13 +47,6 @@ def _home_for_role() -> str:
     return (
         url_for("admin.index") if user().role is not Role.CUSTOMER else url_for("billing.dashboard")
     )
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths, so the login page cannot redirect elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -78,7 +72,7 @@ def login() -> View:
     session.clear()  # nothing from before the login carries over
     login_user(found)
     session.permanent = True
-    return redirect(_safe_next(request.args.get("next")) or _home_for_role())
+    return redirect(same_site_path(request.args.get("next")) or _home_for_role())
 
 
 @bp.route("/logout", methods=["POST"])
