@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from portal import auth, branding, db, errors, formatting, ops
+from portal import auth, branding, db, errors, formatting, ids, ops
 from portal.accounts import preferences
 from portal.accounts.passwords import make_hasher
 from portal.accounts.service import AccountPolicy
@@ -63,6 +63,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if gateway is not None:
         app.extensions["portal.gateway"] = gateway
 
+    ids.init_app(app)  # before the blueprints: their `<int:...>` rules use it
     app.register_blueprint(accounts_bp)
     app.register_blueprint(billing_bp)
     app.register_blueprint(admin_bp)

@@ -19,6 +19,7 @@ from portal.billing.notices import Notice
 from portal.confirm import ask, confirmed
 from portal.db import utcnow
 from portal.forms import CleanText, CsrfOnly
+from portal.ids import parse_id
 
 bp = Blueprint("notices", __name__, url_prefix="/admin")
 
@@ -36,7 +37,8 @@ class NoticeForm(FlaskForm):
 def _customer(raw: str | None) -> Customer | None:
     if not raw:
         return None
-    customer = db.session().get(Customer, int(raw)) if raw.isdigit() else None
+    customer_id = parse_id(raw)
+    customer = db.session().get(Customer, customer_id) if customer_id is not None else None
     if customer is None:
         abort(404)
     return customer

@@ -32,6 +32,7 @@ from portal.billing.models import Customer, Invoice, ReceivedPayment
 from portal.confirm import ask, confirmed
 from portal.formatting import money
 from portal.forms import CleanText, CsrfOnly
+from portal.ids import parse_id
 from portal.outbox import OutboxMessage, OutboxStatus
 from portal.payments import service as payment_service
 from portal.payments.gateway import GatewayError
@@ -180,13 +181,19 @@ def retry(message_id: int) -> Response:
     return redirect(url_for("admin_payments.payments"))
 
 
+def _invoice_id(form: CreditForm) -> int:
+    """The invoice chosen on the form; ValueError when the field cannot name one."""
+    invoice_id = parse_id(form.invoice_id.data)
+    if invoice_id is None:
+        raise ValueError("not an invoice id")
+    return invoice_id
+
+
 def _ask_credit(s: Session, form: CreditForm, customer: Customer) -> tuple[str, int] | None:
     """Are you sure? The same form again with confirm=1; None (and why, flashed) when the
     credit would be refused anyway."""
     try:
-        invoice, amount = check_credit(
-            s, customer.id, int(form.invoice_id.data or 0), form.amount.data or ""
-        )
+        invoice, amount = check_credit(s, customer.id, _invoice_id(form), form.amount.data or "")
     except (CreditRefused, ValueError) as exc:
         flash(str(exc) if isinstance(exc, CreditRefused) else "Choose an invoice.", "error")
         return None
@@ -221,7 +228,7 @@ def credit(customer_id: int) -> Response | tuple[str, int]:
                 issued = issue_credit(
                     tx,
                     customer_id,
-                    int(form.invoice_id.data or 0),
+                    _invoice_id(form),
                     form.amount.data or "",
                     form.reason.data or "",
                     user().id,

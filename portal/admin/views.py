@@ -15,6 +15,7 @@ from portal.admin import customers
 from portal.auth import roles_required
 from portal.clock import clock_of, today
 from portal.forms import CleanText
+from portal.ids import parse_id
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -44,7 +45,9 @@ def invite() -> Response | tuple[str, int]:
     back = url_for("admin.index", **customers.parse_query(request.form).args())
     if form.validate_on_submit():
         try:
-            customer_id = int(form.customer_id.data or "")
+            customer_id = parse_id(form.customer_id.data)
+            if customer_id is None:
+                raise ValueError("not a customer id")
             policy = current_app.extensions["portal.account_policy"]
             with db.transaction() as s:
                 accounts.invite_customer(s, policy, customer_id, form.email.data or "")

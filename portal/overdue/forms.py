@@ -91,7 +91,7 @@ class PolicyForm(FlaskForm):
 
     def _grace_days(self) -> int | None:
         text = (self.grace_days.data or "").strip()
-        if not text.isdigit() or not 0 <= int(text) <= 365:
+        if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 365:
             _error(self.grace_days, "Enter the grace days as a whole number from 0 to 365.")
             return None
         return int(text)

@@ -20,6 +20,7 @@ from portal.config import Settings
 from portal.confirm import ask, confirmed
 from portal.formatting import money
 from portal.forms import CsrfOnly
+from portal.ids import parse_id
 from portal.payments import service
 from portal.payments.gateway import GatewayError, PaymentGateway, SavedProfile, Token
 from portal.payments.models import MethodKind, Payment, PaymentState, SavedMethod
@@ -85,13 +86,18 @@ def _typed() -> tuple[set[int] | None, dict[int, str]]:
     """The selection and amounts as the customer sent them (None: not posted, all chosen)."""
     if request.method != "POST":
         return None, {}
-    selected = {int(i) for i in request.form.getlist("invoice")[:500] if i.isdigit()}
-    amounts = {
-        int(key.removeprefix("amount-")): value[:32]
-        for key, value in request.form.items()
-        if key.startswith("amount-") and key.removeprefix("amount-").isdigit()
-    }
+    selected = _ids(request.form.getlist("invoice")[:500])
+    amounts = {}
+    for key, value in request.form.items():
+        invoice_id = parse_id(key.removeprefix("amount-")) if key.startswith("amount-") else None
+        if invoice_id is not None:
+            amounts[invoice_id] = value[:32]
     return selected, amounts
+
+
+def _ids(values: list[str]) -> set[int]:
+    """The ids among `values`; anything that cannot be one is left out."""
+    return {i for i in map(parse_id, values) if i is not None}
 
 
 def _total(
@@ -113,7 +119,7 @@ def _render_pay(errors: PayErrors | None = None, status: int = 200) -> tuple[str
     rows = _open_invoices()
     selected, typed = _typed()
     if selected is None:
-        selected = {int(i) for i in request.args.getlist("invoice") if i.isdigit()} or None
+        selected = _ids(request.args.getlist("invoice")[:500]) or None
     return render_template(
         "payments/pay.html",
         rows=rows,
@@ -165,10 +171,10 @@ class MethodRefused(PaymentRefused):
 def _method_from_form() -> Method:
     choice = request.form.get("method", "card")
     if choice.startswith("saved-"):
-        try:
-            return Method(MethodKind.CARD, saved_method_id=int(choice.removeprefix("saved-")))
-        except ValueError:
-            raise MethodRefused("Choose a payment method from the list.") from None
+        saved_id = parse_id(choice.removeprefix("saved-"))
+        if saved_id is None:
+            raise MethodRefused("Choose a payment method from the list.")
+        return Method(MethodKind.CARD, saved_method_id=saved_id)
     kind = MethodKind.BANK if choice == "bank" else MethodKind.CARD
     value = request.form.get("opaque_value", "")
     if request.form.get("opaque_descriptor") != ACCEPT_DESCRIPTOR or not value or len(value) > 8000:
@@ -183,9 +189,10 @@ def _method_from_form() -> Method:
 def _amounts_from_form() -> dict[int, str]:
     amounts: dict[int, str] = {}
     for raw in request.form.getlist("invoice")[:500]:
-        if not raw.isdigit():
+        invoice_id = parse_id(raw)
+        if invoice_id is None:
             raise PaymentRefused("Choose invoices from the list.")
-        amounts[int(raw)] = request.form.get(f"amount-{raw}", "")[:32]
+        amounts[invoice_id] = request.form.get(f"amount-{raw}", "")[:32]
     return amounts
 
 

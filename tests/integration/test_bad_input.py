@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from portal import db
-from portal.accounts.models import PortalUser
+from portal.accounts.models import PortalUser, Role
+from portal.payments.fake import FakeGateway
 from tests.conftest import PASSWORD, csrf_token, login, post_form
+from tests.integration.test_payment_pages import TOKEN
+from tests.integration.test_route_walk import CUSTOMER_BLUEPRINTS
 
 BIG = "x" * 10_000
 
@@ -176,3 +181,118 @@ def test_admin_page_with_a_huge_page_number_is_not_a_500(client: FlaskClient, ma
     assert client.get("/admin/?page=99999999999999999999").status_code == 200
     assert client.get("/admin/?page=-5").status_code == 200
     assert client.get("/admin/?page=abc").status_code == 200
+
+
+# Ids no row can have: beyond the 32-bit id columns (PostgreSQL refuses the query), a
+# superscript two that int() refuses though isdigit() accepts it, Arabic-Indic 12 that int()
+# reads as 12, zero. Each must be a 404 (in a path) or a 400 (in a form), never a 500.
+BAD_IDS = ["99999999999999999999", str(2**31), "²", "١٢", "0"]
+MISSING_ID = str(2**31 - 1)  # a well-formed id that names nothing
+
+STAFF_BLUEPRINTS = ("admin", "admin_payments", "notices", "quickbooks", "branding", "overdue")
+
+
+def _id_routes(app: Flask, blueprints: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(rule, method) of every route of these blueprints with an id in its path."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] in blueprints and "<int:" in rule.rule:
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                routes.append((rule.rule, method))
+    return routes
+
+
+def _with_id(rule: str, value: str) -> str:
+    return re.sub(r"<int:[a-z_]+>", value, rule)
+
+
+def _walk(client: FlaskClient, routes: list[tuple[str, str]], values: list[str]) -> list[str]:
+    """Every route with every value; what answered other than 404."""
+    token = csrf_token(client, "/account")
+    wrong = []
+    for rule, method in routes:
+        for value in values:
+            path = _with_id(rule, value)
+            response = client.open(path, method=method, data={"csrf_token": token})
+            if response.status_code != 404:
+                wrong.append(f"{method} {path} answered {response.status_code}")
+    return wrong
+
+
+def test_every_id_route_is_walked(app: Flask):
+    everything = {r.endpoint.split(".")[0] for r in app.url_map.iter_rules()}
+    walked = _id_routes(app, CUSTOMER_BLUEPRINTS) + _id_routes(app, STAFF_BLUEPRINTS)
+    assert len(walked) == len(_id_routes(app, tuple(everything)))
+    assert len(_id_routes(app, CUSTOMER_BLUEPRINTS)) >= 5
+
+
+def test_customer_routes_answer_404_for_ids_no_row_can_have(
+    app: Flask, client: FlaskClient, make_user
+):
+    make_user("ada")
+    login(client, "ada")
+    assert _walk(client, _id_routes(app, CUSTOMER_BLUEPRINTS), [*BAD_IDS, MISSING_ID]) == []
+
+
+def test_staff_routes_answer_404_for_ids_no_row_can_have(
+    app: Flask, client: FlaskClient, make_user
+):
+    make_user("boss", role=Role.ADMIN)
+    login(client, "boss")
+    assert _walk(client, _id_routes(app, STAFF_BLUEPRINTS), [*BAD_IDS, MISSING_ID]) == []
+
+
+def test_an_id_route_still_finds_its_row(app: Flask, client: FlaskClient, make_user):
+    make_user("boss", role=Role.ADMIN)
+    customer_id = make_user("ada").customer_id
+    login(client, "boss")
+    assert client.get(f"/admin/customers/{customer_id}/credit").status_code == 200
+    assert client.get(f"/admin/customers/{customer_id:010d}/credit").status_code == 200
+
+
+@pytest.mark.parametrize("value", BAD_IDS)
+def test_pay_page_ignores_invoice_ids_no_row_can_have(client: FlaskClient, make_user, value: str):
+    make_user("ada")
+    login(client, "ada")
+    assert client.get("/pay", query_string={"invoice": value}).status_code == 200
+
+
+@pytest.mark.parametrize("value", BAD_IDS)
+def test_staff_notice_for_a_customer_no_row_can_be_is_a_404(
+    client: FlaskClient, make_user, value: str
+):
+    make_user("boss", role=Role.ADMIN)
+    login(client, "boss")
+    assert client.get("/admin/notices", query_string={"customer": value}).status_code == 404
+
+
+@pytest.mark.parametrize("value", BAD_IDS)
+def test_staff_forms_with_ids_no_row_can_have_are_refused(
+    app: Flask, client: FlaskClient, make_user, value: str
+):
+    make_user("boss", role=Role.ADMIN)
+    customer_id = make_user("ada").customer_id
+    login(client, "boss")
+    credit = f"/admin/customers/{customer_id}/credit"
+    form = {"invoice_id": value, "idempotency_key": "k" * 24, "amount": "5.00", "reason": "x"}
+    assert post_form(client, credit, form, page="/admin/").status_code == 400
+    invite = {"customer_id": value, "email": "new@example.com"}
+    response = post_form(client, "/admin/invite", invite, page="/admin/")
+    assert response.status_code == 302
+    assert "No such customer." in client.get("/admin/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", BAD_IDS)
+def test_paying_invoice_or_saved_method_ids_no_row_can_have_is_refused(
+    app: Flask, client: FlaskClient, make_user, value: str
+):
+    app.extensions["portal.gateway"] = gateway = FakeGateway()
+    make_user("ada")
+    login(client, "ada")
+    for form in (
+        {"invoice": value, f"amount-{value}": "5.00", "method": "card"},
+        {"invoice": value, "method": f"saved-{value}"},
+    ):
+        form |= {"idempotency_key": "k" * 24, **TOKEN}
+        assert post_form(client, "/pay", form, page="/account").status_code == 400
+    assert gateway.calls == 0
