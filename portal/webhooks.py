@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
+# Intuit batches events per company into a few KB; far more is not a notification.
+MAX_BODY = 64 * 1024
+
 
 @bp.route("/quickbooks", methods=["POST"])
 def quickbooks() -> Response | tuple[Response, int]:
@@ -24,7 +27,11 @@ def quickbooks() -> Response | tuple[Response, int]:
     token = settings.quickbooks.webhook_verifier_token
     if not token:
         abort(404)  # webhooks are not set up
-    body = request.get_data(cache=False)
+    if (request.content_length or 0) > MAX_BODY:
+        return jsonify(error="body too large"), 413
+    body = request.stream.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        return jsonify(error="body too large"), 413
     if not signature_valid(body, request.headers.get("intuit-signature", ""), token):
         logger.warning("refused a QuickBooks webhook with a bad signature")
         return jsonify(error="bad signature"), 401

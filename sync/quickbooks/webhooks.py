@@ -41,6 +41,6 @@ def realms_notified(body: bytes) -> set[str]:
     """The companies a (signature-checked) body names; BadNotification if it is not JSON."""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise BadNotification("body is not JSON") from None
     return realms_in(payload)

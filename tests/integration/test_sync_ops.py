@@ -101,6 +101,22 @@ def test_webhook_with_a_malformed_body_is_a_400(hooked_app: Flask):
     assert response.status_code == 400
 
 
+def test_signed_webhook_nested_too_deep_is_a_400(hooked_app: Flask):
+    body = b"[" * 20_000 + b"]" * 20_000
+    response = hooked_app.test_client().post(
+        "/webhooks/quickbooks", data=body, headers={"intuit-signature": sign(body)}
+    )
+    assert response.status_code == 400
+
+
+def test_signed_webhook_of_100000_levels_is_refused_unread(hooked_app: Flask):
+    body = b"[" * 100_000 + b"]" * 100_000
+    response = hooked_app.test_client().post(
+        "/webhooks/quickbooks", data=body, headers={"intuit-signature": sign(body)}
+    )
+    assert response.status_code == 413
+
+
 def test_cloudevents_webhooks_are_understood(hooked_app: Flask):
     body = json.dumps(
         [
