@@ -24,7 +24,7 @@ from portal.mail.models import OutboundEmail
 from portal.outbox import OutboxEffect, OutboxMessage
 from portal.overdue.models import CustomerOverdue, LateFee, LateFeePolicyRow
 from portal.payments.models import Payment, PaymentAllocation, SavedMethod
-from sync.models import Lease, QboConnection, SyncRun, SyncState
+from sync.models import Lease, QboConnection, SyncRun, SyncState, WebhookReceipt
 
 __all__ = [
     "AccountToken",
@@ -56,4 +56,5 @@ __all__ = [
     "SyncRun",
     "SyncState",
     "UserPreference",
+    "WebhookReceipt",
 ]

@@ -9,8 +9,14 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
 from portal import db
+from portal.clock import clock_of
 from portal.config import Settings
-from sync.quickbooks.webhooks import BadNotification, realms_notified, signature_valid
+from sync.quickbooks.webhooks import (
+    BadNotification,
+    first_delivery,
+    realms_notified,
+    signature_valid,
+)
 from sync.service import request_sync
 
 logger = logging.getLogger(__name__)
@@ -32,7 +38,8 @@ def quickbooks() -> Response | tuple[Response, int]:
     body = request.stream.read(MAX_BODY + 1)
     if len(body) > MAX_BODY:
         return jsonify(error="body too large"), 413
-    if not signature_valid(body, request.headers.get("intuit-signature", ""), token):
+    signature = request.headers.get("intuit-signature", "")
+    if not signature_valid(body, signature, token):
         logger.warning("refused a QuickBooks webhook with a bad signature")
         return jsonify(error="bad signature"), 401
     try:
@@ -40,6 +47,10 @@ def quickbooks() -> Response | tuple[Response, int]:
     except BadNotification as exc:
         return jsonify(error=str(exc)), 400
     with db.transaction() as s:
+        # In the same unit of work as its effect: a replay racing the original changes nothing.
+        if not first_delivery(s, signature, body, clock_of(current_app)()):
+            logger.info("ignored a replayed QuickBooks webhook")
+            return jsonify(ok=True, replay=True)  # 2xx: Intuit would retry anything else
         for realm in sorted(realms):
             request_sync(s, realm)
     logger.info("webhook asked to sync %s company(ies)", len(realms))

@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
+from portal import db
 from portal.admin.alerts import tell_admins_to_reconnect
+from portal.clock import clock_of
 from portal.config import Settings
 from portal.mail import deliver
 from portal.overdue.jobs import hourly
 from portal.payments.jobs import recover_payments
 from sync import service
 from sync.outbox import DrainResult
+from sync.quickbooks.webhooks import prune_receipts
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,12 @@ def write_back(app: Flask) -> DrainResult:
     return result
 
 
+def prune_webhook_receipts(app: Flask) -> int:
+    """Forget webhook bodies older than the replay window (they would be accepted anyway)."""
+    with db.transaction() as s:
+        return prune_receipts(s, clock_of(app)())
+
+
 def job_list(settings: Settings) -> list[Job]:
     """Every periodic job, with its interval."""
     return [
@@ -47,6 +56,7 @@ def job_list(settings: Settings) -> list[Job]:
         Job("payments-recover", recover_payments, 60),
         Job("mail-send", lambda app: deliver(), 60),
         Job("late-fees", hourly, 3600),
+        Job("webhook-receipts-prune", prune_webhook_receipts, 3600),
     ]
 
 

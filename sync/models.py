@@ -101,3 +101,14 @@ def request_sync(s: Session, realm: str) -> None:
         state = SyncState(realm_id=realm)
         s.add(state)
     state.run_requested_at = utcnow()
+
+
+class WebhookReceipt(Base):
+    """A signed webhook body already acted on (SHA-256 of signature and body): a replay of it
+    within a day is acknowledged and ignored. Rows older than a day are pruned."""
+
+    __tablename__ = "webhook_receipt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

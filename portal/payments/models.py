@@ -55,6 +55,7 @@ class Payment(Base):
     __table_args__ = (
         sa.UniqueConstraint("customer_id", "idempotency_key", name="uq_payment_idempotency"),
         sa.CheckConstraint("total > 0", name="total_positive"),
+        sa.Index("ix_portal_payment_address_created", "client_address", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,6 +86,8 @@ class Payment(Base):
     # Set when QuickBooks could not take the payment as allocated (e.g. an invoice was paid
     # there in the meantime): what was done instead, for the bookkeeper.
     review_note: Mapped[str | None] = mapped_column(sa.String(500))
+    # Where the attempt came from (the customer's browser), for the per-address decline limit.
+    client_address: Mapped[str | None] = mapped_column(sa.String(45))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     charged_at: Mapped[datetime | None]

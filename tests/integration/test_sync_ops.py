@@ -25,7 +25,7 @@ from portal.config import load_settings
 from portal.db import utcnow
 from portal.worker import job_list, schedule
 from sync.fake import FakeAccounting
-from sync.models import QboConnection, RunStatus, SyncRun, SyncState
+from sync.models import QboConnection, RunStatus, SyncRun, SyncState, WebhookReceipt
 from sync.quickbooks.webhooks import signature_valid
 from sync.service import sync_requested
 from tests import records as rec
@@ -41,6 +41,7 @@ def hooked_app(tmp_path: Path, database_url: str):
     yield app
     with app.app_context(), db.transaction() as s:
         s.execute(sa.delete(SyncState))
+        s.execute(sa.delete(WebhookReceipt))
     app.extensions["portal.db"].engine.dispose()
 
 
@@ -115,6 +116,51 @@ def test_signed_webhook_of_100000_levels_is_refused_unread(hooked_app: Flask):
         "/webhooks/quickbooks", data=body, headers={"intuit-signature": sign(body)}
     )
     assert response.status_code == 413
+
+
+def _deliver(app: Flask, body: bytes) -> dict:
+    response = app.test_client().post(
+        "/webhooks/quickbooks", data=body, headers={"intuit-signature": sign(body)}
+    )
+    assert response.status_code == 200  # a replay too: Intuit retries anything but a 2xx
+    return response.get_json()
+
+
+def _sync_done(app: Flask, realm: str) -> None:
+    """What the worker does once it has run the requested sync."""
+    with app.app_context(), db.transaction() as s:
+        s.get(SyncState, realm).run_requested_at = None
+
+
+def test_a_replayed_webhook_is_acknowledged_and_ignored_for_a_day(hooked_app: Flask):
+    body = b'{"eventNotifications": [{"realmId": "123"}]}'
+    start = utcnow()
+    hooked_app.config["CLOCK"] = lambda: start
+    assert _deliver(hooked_app, body) == {"ok": True, "realms": 1}
+    _sync_done(hooked_app, "123")
+    hooked_app.config["CLOCK"] = lambda: start + timedelta(hours=23)
+    assert _deliver(hooked_app, body) == {"ok": True, "replay": True}
+    assert not requested(hooked_app, "123")
+    other = b'{"eventNotifications": [{"realmId": "123"}], "x": 1}'
+    assert _deliver(hooked_app, other) == {"ok": True, "realms": 1}  # a new body still counts
+    _sync_done(hooked_app, "123")
+    # After a day the same body is new again: asking for one more sync is harmless.
+    hooked_app.config["CLOCK"] = lambda: start + timedelta(days=1, seconds=1)
+    assert _deliver(hooked_app, body) == {"ok": True, "realms": 1}
+    assert requested(hooked_app, "123")
+
+
+def test_the_worker_forgets_webhooks_older_than_a_day(hooked_app: Flask):
+    start = utcnow()
+    hooked_app.config["CLOCK"] = lambda: start
+    _deliver(hooked_app, b'{"eventNotifications": [{"realmId": "1"}]}')
+    hooked_app.config["CLOCK"] = lambda: start + timedelta(hours=12)
+    _deliver(hooked_app, b'{"eventNotifications": [{"realmId": "2"}]}')
+    hooked_app.config["CLOCK"] = lambda: start + timedelta(days=1, hours=1)
+    job = next(j for j in job_list(hooked_app.config["PORTAL_SETTINGS"]) if "webhook" in j.id)
+    with hooked_app.app_context():
+        assert job.func(hooked_app) == 1
+        assert db.session().scalar(sa.select(sa.func.count()).select_from(WebhookReceipt)) == 1
 
 
 def test_cloudevents_webhooks_are_understood(hooked_app: Flask):
@@ -225,6 +271,7 @@ def test_worker_jobs_have_stable_ids_and_rescheduling_is_idempotent(app: Flask):
         "payments-recover",
         "mail-send",
         "late-fees",
+        "webhook-receipts-prune",
     ]
     assert job_list(settings)[0].seconds == 300
     scheduler = BackgroundScheduler(timezone="UTC")
