@@ -6,12 +6,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-import sqlalchemy as sa
-from flask import Flask, abort
-from flask_login import LoginManager, current_user, login_required
+from flask import Flask, abort, current_app, request
+from flask import session as cookie
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
+from portal import db
+from portal.accounts import sessions
 from portal.accounts.models import PortalUser, Role
-from portal.db import session
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,11 +22,49 @@ login_manager.login_message = "Please log in to continue."
 login_manager.login_message_category = "info"
 
 
+# The signed cookie's key for the login_session id; without a live one nobody is logged in,
+# so neither a copied cookie nor a "remember me" cookie outlives a logout.
+SESSION_KEY = "login_session"
+
+
 @login_manager.user_loader
-def _load_user(token: str) -> PortalUser | None:
-    return session().scalar(
-        sa.select(PortalUser).where(PortalUser.session_token == token, PortalUser.active)
-    )
+def _load_user(user_id: str) -> PortalUser | None:
+    raw = cookie.get(SESSION_KEY)
+    if not isinstance(raw, str):
+        return None
+    found = sessions.user_of(db.session(), raw, current_app.permanent_session_lifetime)
+    if found is None or str(found[0].id) != user_id:
+        return None
+    person, login = found
+    with db.transaction() as s:
+        sessions.touch(s, login)
+    return person
+
+
+def log_in(person: PortalUser) -> None:
+    """Start a new server-side session for `person` in this browser, forgetting the old one."""
+    with db.transaction() as s:
+        raw = sessions.start(s, person.id, request.user_agent.string, request.remote_addr or "")
+    cookie.clear()  # nothing from before the login carries over
+    cookie[SESSION_KEY] = raw
+    login_user(person)
+    cookie.permanent = True
+
+
+def log_out() -> None:
+    """End this browser's session on the server too, so a copy of its cookie stops working."""
+    raw = cookie.get(SESSION_KEY)
+    if isinstance(raw, str):
+        with db.transaction() as s:
+            sessions.end(s, raw)
+    logout_user()
+    cookie.clear()
+
+
+def current_session_id() -> str | None:
+    """This browser's login_session id, if any."""
+    raw = cookie.get(SESSION_KEY)
+    return raw if isinstance(raw, str) else None
 
 
 def init_app(app: Flask) -> None:

@@ -22,7 +22,7 @@ class Role(enum.StrEnum):
 
 
 def new_session_token() -> str:
-    """A fresh value for PortalUser.session_token; changing it logs out every session."""
+    """A filler for the retired PortalUser.session_token column (login_session replaced it)."""
     return secrets.token_urlsafe(24)
 
 
@@ -50,6 +50,7 @@ class PortalUser(Base):
     customer_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("customer.id", ondelete="RESTRICT"), index=True
     )
+    # Unused since login_session (0012); kept only until a migration drops the column.
     session_token: Mapped[str] = mapped_column(
         sa.String(64), unique=True, default=new_session_token
     )
@@ -61,7 +62,7 @@ class PortalUser(Base):
 
     customer: Mapped[Customer | None] = relationship()
 
-    # Flask-Login protocol. The id in the session is the rotating token, not the primary key.
+    # Flask-Login protocol. Whether the login still holds is the login_session's say (auth.py).
     @property
     def is_authenticated(self) -> bool:
         return True
@@ -75,7 +76,7 @@ class PortalUser(Base):
         return False
 
     def get_id(self) -> str:
-        return self.session_token
+        return str(self.id)
 
 
 class PasswordHistory(Base):

@@ -9,10 +9,9 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_login import login_required, login_user, logout_user
+from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from portal import db
@@ -30,7 +29,7 @@ from portal.accounts.models import Role
 from portal.accounts.passwords import PasswordRejected
 from portal.accounts.ratelimit import TooManyAttempts
 from portal.accounts.tokens import TokenInvalid
-from portal.auth import user
+from portal.auth import log_in, log_out, user
 from portal.redirects import same_site_path
 
 bp = Blueprint("accounts", __name__)
@@ -69,17 +68,14 @@ def login() -> View:
     if found is None:
         form.form_errors.append(service.LOGIN_FAILED)
         return render_template("accounts/login.html", form=form), 401
-    session.clear()  # nothing from before the login carries over
-    login_user(found)
-    session.permanent = True
+    log_in(found)
     return redirect(same_site_path(request.args.get("next")) or _home_for_role())
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     LogoutForm().validate_on_submit()  # CSRF is checked for every POST before this runs
-    logout_user()
-    session.clear()
+    log_out()
     flash("You are logged out.", "info")
     return redirect(url_for("accounts.login"))
 
@@ -138,8 +134,7 @@ def accept_invite(token: str) -> View:
         except (service.AccountError, TokenInvalid) as exc:
             form.username.errors = [str(exc)]
         else:
-            session.clear()
-            login_user(new_user)
+            log_in(new_user)
             flash("Welcome! Your login is ready.", "success")
             return redirect(url_for("billing.dashboard"))
     status = 400 if form.errors else 200
@@ -195,8 +190,8 @@ def change_password() -> View:
         except service.AccountError as exc:
             form.current_password.errors = [str(exc)]
         else:
-            # The session token rotated: log in again here so this session stays, others end.
-            login_user(me)
+            # Every session ended with the change: this browser alone starts a new one.
+            log_in(me)
             flash("Your password is changed. Other sessions have been logged out.", "success")
             return redirect(url_for("accounts.profile"))
     page = render_template(
