@@ -19,8 +19,9 @@ from portal import outbox
 from portal.accounts.models import PortalUser
 from portal.billing.models import Customer, Invoice
 from portal.db import commit, utcnow
-from portal.formatting import day, money
+from portal.formatting import clock_time, day, money
 from portal.mail import queue_email
+from portal.payments import velocity
 from portal.payments.gateway import (
     ChargeRequest,
     ChargeResult,
@@ -39,6 +40,7 @@ from portal.payments.models import (
     PaymentState,
     SavedMethod,
 )
+from portal.payments.velocity import Attempt
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,19 @@ class PaymentRefused(ValueError):
     def __init__(self, message: str, invoice_id: int | None = None) -> None:
         super().__init__(message)
         self.invoice_id = invoice_id
+
+
+class TooManyDeclines(PaymentRefused):
+    """Too many payments were declined lately (card testing?): none is tried until
+    `retry_at`."""
+
+    def __init__(self, retry_at: datetime) -> None:
+        super().__init__(
+            "Too many payments were declined in the last hour, so new payments are paused to "
+            f"protect your account. You can try again after {clock_time(retry_at)} "
+            f"({day(retry_at)})."
+        )
+        self.retry_at = retry_at
 
 
 @dataclass(frozen=True)
@@ -111,9 +126,11 @@ def start(
     amounts: Mapping[int, str],
     idempotency_key: str,
     method: Method,
+    attempt: Attempt | None = None,
 ) -> Payment:
     """Freeze what is paid to which invoice, recomputed from the mirror; the same key twice
-    returns the first payment (a double click or a resubmitted form charges once)."""
+    returns the first payment (a double click or a resubmitted form charges once). With an
+    `attempt`, TooManyDeclines after too many declines (nothing reaches the processor)."""
     if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", idempotency_key):
         raise PaymentRefused("This payment form has expired. Reload the page and try again.")
     _lock_customer(s, customer_id)
@@ -124,6 +141,10 @@ def start(
     )
     if existing is not None:
         return existing
+    if attempt is not None:
+        wait = velocity.retry_at(s, customer_id, attempt)  # counted under the customer's lock
+        if wait is not None:
+            raise TooManyDeclines(wait)
     if not amounts:
         raise PaymentRefused("Choose at least one invoice to pay.")
     if method.saved_method_id is not None:
@@ -146,6 +167,7 @@ def start(
         saved_method_id=method.saved_method_id,
         save_method=method.save,
         total=Decimal(0),
+        client_address=attempt.address if attempt is not None else None,
     )
     for invoice_id, raw in amounts.items():
         invoice = invoices.get(invoice_id)

@@ -13,9 +13,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from werkzeug.wrappers import Response
 
 from portal import db
+from portal.admin.alerts import tell_admins_about_declines
 from portal.auth import customer_required, user
 from portal.billing.models import Invoice
-from portal.clock import today
+from portal.clock import clock_of, today
 from portal.config import Settings
 from portal.confirm import ask, confirmed
 from portal.formatting import money
@@ -24,7 +25,8 @@ from portal.ids import parse_id
 from portal.payments import service
 from portal.payments.gateway import GatewayError, PaymentGateway, SavedProfile, Token
 from portal.payments.models import MethodKind, Payment, PaymentState, SavedMethod
-from portal.payments.service import Method, PaymentRefused
+from portal.payments.service import Method, PaymentRefused, TooManyDeclines
+from portal.payments.velocity import Attempt
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +198,17 @@ def _amounts_from_form() -> dict[int, str]:
     return amounts
 
 
+def _attempt() -> Attempt:
+    """This attempt's client address and time, and the decline limits of [payments]."""
+    settings: Settings = current_app.config["PORTAL_SETTINGS"]
+    return Attempt(
+        address=(request.remote_addr or "")[:45] or None,
+        now=clock_of(current_app)(),
+        per_customer=settings.payments.declines_per_customer,
+        per_address=settings.payments.declines_per_address,
+    )
+
+
 @bp.route("/pay", methods=["GET", "POST"])
 @customer_required
 def pay() -> Response | tuple[str, int]:
@@ -213,8 +226,16 @@ def pay() -> Response | tuple[str, int]:
                 _amounts_from_form(),
                 request.form.get("idempotency_key", ""),
                 method,
+                _attempt(),
             )
             payment_id = payment.id
+    except TooManyDeclines as exc:
+        logger.warning("customer %s: payment refused after too many declines", _customer_id())
+        tell_admins_about_declines(
+            db.database().sessions, _customer_id(), clock_of(current_app)(), exc.retry_at
+        )
+        page, status = _render_pay(PayErrors(str(exc), method=True), 429)
+        return _with_accept_csp(current_app.make_response((page, status)))
     except PaymentRefused as exc:
         errors = PayErrors(str(exc), exc.invoice_id, method=isinstance(exc, MethodRefused))
         page, status = _render_pay(errors, 400)
