@@ -6,6 +6,8 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from portal.db import utcnow
 from portal.worker import job_list, schedule
 from sync.fake import FakeAccounting
 from sync.models import QboConnection, RunStatus, SyncRun, SyncState, WebhookReceipt
-from sync.quickbooks.webhooks import signature_valid
+from sync.quickbooks.webhooks import first_delivery, signature_valid
 from sync.service import sync_requested
 from tests import records as rec
 from tests.conftest import login, post_form, write_config
@@ -148,6 +150,27 @@ def test_a_replayed_webhook_is_acknowledged_and_ignored_for_a_day(hooked_app: Fl
     hooked_app.config["CLOCK"] = lambda: start + timedelta(days=1, seconds=1)
     assert _deliver(hooked_app, body) == {"ok": True, "realms": 1}
     assert requested(hooked_app, "123")
+
+
+def test_of_two_concurrent_deliveries_of_one_body_only_one_counts(hooked_app: Flask):
+    sessions = hooked_app.extensions["portal.db"].sessions
+    body, now = b'{"eventNotifications": [{"realmId": "7"}]}', utcnow()
+    second: list[bool] = []
+
+    def deliver_again() -> None:
+        with sessions() as s:
+            second.append(first_delivery(s, sign(body), body, now))
+            s.commit()
+
+    with sessions() as first:
+        assert first_delivery(first, sign(body), body, now)
+        racing = threading.Thread(target=deliver_again)
+        racing.start()
+        time.sleep(0.3)
+        assert racing.is_alive()  # waits on the first delivery's unit of work
+        first.commit()
+    racing.join(10)
+    assert second == [False]
 
 
 def test_the_worker_forgets_webhooks_older_than_a_day(hooked_app: Flask):
