@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -15,7 +16,7 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from portal import db
-from portal.accounts import service
+from portal.accounts import service, sessions
 from portal.accounts.forms import (
     AcceptInviteForm,
     ChangePasswordForm,
@@ -29,7 +30,8 @@ from portal.accounts.models import Role
 from portal.accounts.passwords import PasswordRejected
 from portal.accounts.ratelimit import TooManyAttempts
 from portal.accounts.tokens import TokenInvalid
-from portal.auth import log_in, log_out, user
+from portal.auth import current_session_id, log_in, log_out, user
+from portal.forms import CsrfOnly
 from portal.redirects import same_site_path
 
 bp = Blueprint("accounts", __name__)
@@ -198,3 +200,32 @@ def change_password() -> View:
         "accounts/profile.html", username_form=ChangeUsernameForm(), password_form=form
     )
     return page, 400
+
+
+@bp.route("/account/security")
+@login_required
+def security() -> View:
+    lifetime = current_app.permanent_session_lifetime
+    logins = sessions.active(db.session(), user().id, lifetime)
+    this = next((x.id for x in logins if sessions.is_current(x, current_session_id())), None)
+    return render_template("accounts/security.html", logins=logins, this=this, form=CsrfOnly())
+
+
+@bp.route("/account/security/<int:session_id>/sign-out", methods=["POST"])
+@login_required
+def sign_out_session(session_id: int) -> Response:
+    with db.transaction() as s:  # CSRF was checked, as for every POST, before this runs
+        ended = sessions.revoke(s, user().id, session_id)
+    if not ended:
+        abort(404)  # not one of yours, or already over: the same answer either way
+    flash("That session is signed out.", "success")
+    return redirect(url_for("accounts.security"))
+
+
+@bp.route("/account/security/sign-out-others", methods=["POST"])
+@login_required
+def sign_out_others() -> Response:
+    with db.transaction() as s:
+        count = sessions.revoke_others(s, user().id, keep=current_session_id())
+    flash(f"Signed out {count} other session{'' if count == 1 else 's'}.", "success")
+    return redirect(url_for("accounts.security"))

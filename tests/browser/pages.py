@@ -85,6 +85,7 @@ CUSTOMER = [
     Visit("remove a method?", "/payment-methods", _click("Remove")),
     Visit("account", "/account"),
     Visit("preferences", "/account/preferences"),
+    Visit("sessions", "/account/security"),
     Visit("not found", "/no-such-page", status=404),
 ]
 
@@ -96,6 +97,7 @@ STAFF_PAGES = [
     Visit("quickbooks", "/admin/quickbooks"),
     Visit("account", "/account"),
     Visit("preferences", "/account/preferences"),
+    Visit("sessions", "/account/security"),
 ]
 
 ADMIN_PAGES = [

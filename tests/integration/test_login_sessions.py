@@ -155,3 +155,47 @@ def test_a_user_lists_their_sessions_and_signs_one_out(app: Flask, make_user):
     assert _logged_in(laptop)
     with app.app_context():
         assert len(sessions.active(db.session(), ada.id, lifetime)) == 1
+
+
+def _own_session_ids(app: Flask, user_id: int) -> list[int]:
+    return [r.id for r in _rows(app) if r.user_id == user_id and r.revoked_at is None]
+
+
+def test_the_security_page_lists_my_sessions_and_signs_one_out(app: Flask, make_user):
+    ada = make_user("ada")
+    phone, laptop = app.test_client(), app.test_client()
+    phone.environ_base["HTTP_USER_AGENT"] = "PhoneBrowser/1.0"
+    login(phone, "ada")
+    login(laptop, "ada")
+    page = laptop.get("/account/security").get_data(as_text=True)
+    assert "PhoneBrowser/1.0" in page and "This device" in page
+    phone_id = _own_session_ids(app, ada.id)[0]
+    response = post_form(laptop, f"/account/security/{phone_id}/sign-out", {}, "/account/security")
+    assert response.status_code == 302
+    assert not _logged_in(phone)
+    assert _logged_in(laptop)
+
+
+def test_the_security_page_cannot_sign_out_someone_elses_session(app: Flask, make_user):
+    ada = make_user("ada")
+    make_user("bob")
+    victim, mallory = app.test_client(), app.test_client()
+    login(victim, "ada")
+    login(mallory, "bob")
+    (ada_id,) = _own_session_ids(app, ada.id)
+    path = f"/account/security/{ada_id}/sign-out"
+    assert post_form(mallory, path, {}, "/account").status_code == 404
+    assert mallory.post(path).status_code == 400  # and never without the CSRF token
+    assert _logged_in(victim)
+
+
+def test_signing_out_every_other_session_keeps_this_one(app: Flask, make_user):
+    make_user("ada")
+    phone, laptop = app.test_client(), app.test_client()
+    login(phone, "ada")
+    login(laptop, "ada")
+    response = post_form(laptop, "/account/security/sign-out-others", {}, "/account/security")
+    assert response.status_code == 302
+    assert "Signed out 1 other session." in laptop.get("/account/security").get_data(as_text=True)
+    assert not _logged_in(phone)
+    assert _logged_in(laptop)
