@@ -12,13 +12,12 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
-from portal.accounts import passwords, ratelimit, tokens
+from portal.accounts import passwords, ratelimit, sessions, tokens
 from portal.accounts.models import (
     PasswordHistory,
     PortalUser,
     Role,
     TokenPurpose,
-    new_session_token,
 )
 from portal.billing.models import Customer
 from portal.clock import clock_of
@@ -127,8 +126,9 @@ def _set_password(s: Session, user: PortalUser, new: str, policy: AccountPolicy)
             )
     user.password_hash = passwords.hash_password(new)
     user.password_changed_at = utcnow()
-    user.session_token = new_session_token()  # every other session ends
     s.flush()
+    sessions.revoke_others(s, user.id)  # every login ends; the page that asked starts anew
+    tokens.void_for_user(s, user.id)  # and every reset link sent before now
     s.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
     _prune_history(s, user.id, policy.history)
 

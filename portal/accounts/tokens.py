@@ -89,3 +89,19 @@ def consume(s: Session, purpose: TokenPurpose, signed: str, lifetime: timedelta)
         raise TokenInvalid("This link has already been used. Ask for a new one.")
     row.used_at = now
     return row
+
+
+def void_for_user(s: Session, user_id: int) -> None:
+    """End every outstanding reset link of a user: a new password makes older links stale."""
+    now = utcnow()
+    s.execute(
+        sa.update(AccountToken)
+        .where(
+            AccountToken.user_id == user_id,
+            AccountToken.purpose == TokenPurpose.RESET,
+            AccountToken.used_at.is_(None),
+            AccountToken.expires_at > now,
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )

@@ -198,3 +198,39 @@ def test_user_rows_keep_only_an_argon2id_hash(app: Flask, make_user):
         assert user is not None
         assert user.password_hash.startswith("$argon2id$")
         assert PASSWORD not in user.password_hash
+
+
+def test_a_reset_voids_every_other_reset_link_sent_before_it(
+    client: FlaskClient, make_user, mailbox: Mailbox
+):
+    make_user("ada")
+    request_reset(client, "ada")
+    first = urlsplit(mailbox.last_link()).path
+    request_reset(client, "ada")
+    second = urlsplit(mailbox.last_link()).path
+    assert first != second
+    assert post_form(client, second, {"new_password": NEW, "confirm": NEW}).status_code == 302
+    stale = client.get(first)
+    assert stale.status_code == 400
+    assert "This link cannot be used" in stale.get_data(as_text=True)
+    assert "This link has expired. Ask for a new one." in stale.get_data(as_text=True)
+    assert login(client, "ada", NEW).status_code == 302
+
+
+def test_a_password_change_voids_an_outstanding_reset_link(
+    client: FlaskClient, make_user, mailbox: Mailbox
+):
+    make_user("ada")
+    request_reset(client, "ada")
+    path = urlsplit(mailbox.last_link()).path
+    login(client, "ada")
+    assert change_password(client, PASSWORD, NEW).status_code == 302
+    stale = client.get(path)
+    assert stale.status_code == 400
+    assert "This link has expired. Ask for a new one." in stale.get_data(as_text=True)
+    other = client.application.test_client()
+    later = "amber-kite-drifts-north"
+    refused = post_form(other, path, {"new_password": later, "confirm": later}, page="/login")
+    assert refused.status_code == 400
+    assert "This link cannot be used" in refused.get_data(as_text=True)
+    assert login(other, "ada", NEW).status_code == 302
