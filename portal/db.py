@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import enum
+import logging
+import os
+import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +17,8 @@ from flask import Flask, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+logger = logging.getLogger(__name__)
 
 MONEY = sa.Numeric(14, 2, asdecimal=True)
 
@@ -74,6 +79,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = sa.create_engine(url, **kwargs)
+        path = engine.url.database
+
+        @event.listens_for(engine, "do_connect")
+        def _private_file(*_args: Any) -> None:
+            if path and path != ":memory:" and not path.startswith("file:"):
+                private_sqlite_file(path)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -89,6 +100,24 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kwargs)
+
+
+def private_sqlite_file(path: str) -> None:
+    """Create the SQLite file readable by its owner only (0600), before SQLite would create
+    it with the umask's mode, and take group and other access off one that has it. SQLite
+    gives its -wal, -shm and -journal files the database file's mode."""
+    # FileExistsError: there already; FileNotFoundError: no folder, which SQLite reports.
+    with suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+        try:
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+            if mode & 0o077:
+                os.chmod(name, mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            logger.warning("cannot make %s readable by its owner only", name)
 
 
 class UnitOfWork(Session):

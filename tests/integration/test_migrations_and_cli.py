@@ -151,3 +151,28 @@ def test_portal_demo_offers_its_ports():
     result = CliRunner().invoke(main, ["demo", "--help"])
     assert result.exit_code == 0
     assert "--qbo-port" in result.output and "--anet-port" in result.output
+
+
+def _modes(folder: Path, name: str) -> dict[str, int]:
+    files = [folder / name, *(folder / f"{name}{end}" for end in ("-wal", "-shm", "-journal"))]
+    return {f.name: f.stat().st_mode & 0o777 for f in files if f.exists()}
+
+
+def test_the_sqlite_database_the_cli_creates_is_readable_by_its_owner_only(tmp_path: Path):
+    old = os.umask(0o022)
+    try:
+        assert _cli(tmp_path, "db", "upgrade").exit_code == 0
+        assert _cli(tmp_path, "users", "list").exit_code == 0
+    finally:
+        os.umask(old)
+    modes = _modes(tmp_path, "cli.db")
+    assert "cli.db" in modes
+    assert set(modes.values()) == {0o600}, modes
+
+
+def test_a_world_readable_sqlite_database_is_made_private_when_opened(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(url)
+    (tmp_path / "cli.db").chmod(0o644)
+    assert _cli(tmp_path, "users", "list").exit_code == 0
+    assert set(_modes(tmp_path, "cli.db").values()) == {0o600}
