@@ -11,7 +11,7 @@ from flask import session as cookie
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
 from portal import db
-from portal.accounts import sessions
+from portal.accounts import alerts, sessions
 from portal.accounts.models import PortalUser, Role
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,8 +43,11 @@ def _load_user(user_id: str) -> PortalUser | None:
 
 def log_in(person: PortalUser) -> None:
     """Start a new server-side session for `person` in this browser, forgetting the old one."""
+    user_agent, address = request.user_agent.string, request.remote_addr or ""
     with db.transaction() as s:
-        raw = sessions.start(s, person.id, request.user_agent.string, request.remote_addr or "")
+        if sessions.is_new_device(s, person.id, user_agent):
+            alerts.new_device_login(s, person, user_agent, address)
+        raw = sessions.start(s, person.id, user_agent, address)
     cookie.clear()  # nothing from before the login carries over
     cookie[SESSION_KEY] = raw
     login_user(person)

@@ -118,6 +118,40 @@ def _in_company_zone(value: datetime) -> datetime:
     return aware.astimezone(company_zone())
 
 
+# First match wins: Edge and Opera also say Chrome, and Chrome also says Safari.
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Android", "Android"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+DEVICE_LENGTH = 60
+
+
+def device(user_agent: str | None) -> str:
+    """`Firefox on Windows`: a browser's user agent, shortened for people to read."""
+    raw = (user_agent or "").strip()
+    if not raw:
+        return "Unknown device"
+    browser = next((name for mark, name in _BROWSERS if mark in raw), None)
+    system = next((name for mark, name in _SYSTEMS if mark in raw), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    if browser or system:
+        return browser or system or ""
+    return raw if len(raw) <= DEVICE_LENGTH else raw[: DEVICE_LENGTH - 1] + "…"
+
+
 def _zone_label(local: datetime) -> str:
     name = local.tzname() or ""
     return name.replace("UTC", "GMT") if name.startswith("UTC") and name != "UTC" else name
@@ -131,6 +165,7 @@ def init_app(app: Flask) -> None:
         "day": day,
         "moment": moment,
         "clock_time": clock_time,
+        "device": device,
     }
     app.jinja_env.filters.update(filters)
     app.context_processor(

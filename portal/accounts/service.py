@@ -12,7 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
-from portal.accounts import passwords, ratelimit, sessions, tokens
+from portal.accounts import alerts, passwords, ratelimit, sessions, tokens
 from portal.accounts.models import (
     PasswordHistory,
     PortalUser,
@@ -227,6 +227,7 @@ def change_password(
     if not passwords.verify_password(user.password_hash, current):
         raise AccountError("Your current password is not correct.")
     _set_password(s, user, new, policy)
+    alerts.password_changed(s, user)
 
 
 def request_password_reset(s: Session, policy: AccountPolicy, identifier: str) -> None:
@@ -261,6 +262,7 @@ def reset_password(s: Session, policy: AccountPolicy, signed: str, new: str) -> 
         raise tokens.TokenInvalid("This link is not valid. Ask for a new one.")
     _set_password(s, user, new, policy)
     ratelimit.clear_account(s, ratelimit.user_key(user.id))
+    alerts.password_changed(s, user)
     return user
 
 

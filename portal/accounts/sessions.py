@@ -44,6 +44,15 @@ def start(s: Session, user_id: int, user_agent: str, address: str) -> str:
     return raw
 
 
+def is_new_device(s: Session, user_id: int, user_agent: str) -> bool:
+    """Whether the user logged in before, but never with this user agent."""
+    earlier = sa.select(LoginSession.id).where(LoginSession.user_id == user_id)
+    if s.scalar(earlier.limit(1)) is None:
+        return False  # a first login is no news
+    same = earlier.where(LoginSession.user_agent == user_agent[:USER_AGENT_LENGTH])
+    return s.scalar(same.limit(1)) is None
+
+
 def user_of(s: Session, raw: str, lifetime: timedelta) -> tuple[PortalUser, LoginSession] | None:
     """The active user and live session behind this id, or None if it ended."""
     row = s.execute(

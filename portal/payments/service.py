@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import outbox
+from portal.accounts import alerts
 from portal.accounts.models import PortalUser
 from portal.billing.models import Customer, Invoice
 from portal.db import commit, utcnow
@@ -399,6 +400,9 @@ def _succeeded(s: Session, payment: Payment, result: ChargeResult) -> None:
                 is_default=not _saved_methods(s, payment.customer_id),  # the first one
             )
         )
+        saver = s.get(PortalUser, payment.user_id) if payment.user_id else None
+        if saver is not None:
+            alerts.payment_method_saved(s, saver, result.account_type or "Card", result.last4 or "")
     outbox.enqueue(
         s,
         "qbo.payment",
