@@ -16,7 +16,7 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from portal import db
-from portal.accounts import service, sessions
+from portal.accounts import history, service, sessions
 from portal.accounts.forms import (
     AcceptInviteForm,
     ChangePasswordForm,
@@ -31,6 +31,7 @@ from portal.accounts.passwords import PasswordRejected
 from portal.accounts.ratelimit import TooManyAttempts
 from portal.accounts.tokens import TokenInvalid
 from portal.auth import current_session_id, log_in, log_out, user
+from portal.db import utcnow
 from portal.forms import CsrfOnly
 from portal.redirects import same_site_path
 
@@ -208,7 +209,10 @@ def security() -> View:
     lifetime = current_app.permanent_session_lifetime
     logins = sessions.active(db.session(), user().id, lifetime)
     this = next((x.id for x in logins if sessions.is_current(x, current_session_id())), None)
-    return render_template("accounts/security.html", logins=logins, this=this, form=CsrfOnly())
+    signins = history.recent(db.session(), user().id, utcnow())
+    return render_template(
+        "accounts/security.html", logins=logins, this=this, signins=signins, form=CsrfOnly()
+    )
 
 
 @bp.route("/account/security/<int:session_id>/sign-out", methods=["POST"])
