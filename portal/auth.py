@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, current_app
 from flask import session as cookie
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
@@ -29,21 +29,22 @@ SESSION_KEY = "login_session"
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> PortalUser | None:
-    raw = cookie.get(SESSION_KEY)
-    if not isinstance(raw, str):
+    raw = current_session_id()
+    if raw is None:
         return None
     found = sessions.user_of(db.session(), raw, current_app.permanent_session_lifetime)
     if found is None or str(found[0].id) != user_id:
         return None
     person, login = found
-    with db.transaction() as s:
-        sessions.touch(s, login)
+    if sessions.due(login):  # most requests write nothing and commit nothing
+        with db.transaction() as s:
+            sessions.touch(s, login)
     return person
 
 
 def log_in(person: PortalUser) -> None:
     """Start a new server-side session for `person` in this browser, forgetting the old one."""
-    user_agent, address = request.user_agent.string, request.remote_addr or ""
+    user_agent, address = alerts.this_device()
     with db.transaction() as s:
         if sessions.is_new_device(s, person.id, user_agent):
             alerts.new_device_login(s, person, user_agent, address)
@@ -56,8 +57,8 @@ def log_in(person: PortalUser) -> None:
 
 def log_out() -> None:
     """End this browser's session on the server too, so a copy of its cookie stops working."""
-    raw = cookie.get(SESSION_KEY)
-    if isinstance(raw, str):
+    raw = current_session_id()
+    if raw is not None:
         with db.transaction() as s:
             sessions.end(s, raw)
     logout_user()

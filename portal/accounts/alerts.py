@@ -17,7 +17,7 @@ from portal.mail import queue_email
 logger = logging.getLogger(__name__)
 
 
-def _this_device() -> tuple[str, str]:
+def this_device() -> tuple[str, str]:
     """The user agent and address of the request being served, or blanks outside one."""
     if not has_request_context():
         return "", ""
@@ -30,7 +30,7 @@ def _send(
     if not user.email:
         logger.info("security e-mail skipped: user %s has no address", user.id)
         return
-    user_agent, address = device or _this_device()
+    user_agent, address = device or this_device()
     public_url = current_app.config["PORTAL_SETTINGS"].portal.public_url.rstrip("/")
     queue_email(
         s,

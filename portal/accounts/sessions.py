@@ -64,18 +64,20 @@ def user_of(s: Session, raw: str, lifetime: timedelta) -> tuple[PortalUser, Logi
     return (row[0], row[1]) if row else None
 
 
-def touch(s: Session, login: LoginSession) -> bool:
-    """Note that the session was just used, unless it was noted under a minute ago."""
+def due(login: LoginSession) -> bool:
+    """Whether the session's last use is old enough to note again (at most once a minute)."""
+    return utcnow() - login.last_seen_at >= TOUCH_EVERY
+
+
+def touch(s: Session, login: LoginSession) -> None:
+    """Note that the session was just used, unless another request noted it meanwhile."""
     now = utcnow()
-    if now - login.last_seen_at < TOUCH_EVERY:
-        return False
     s.execute(
         sa.update(LoginSession)
         .where(LoginSession.id == login.id, LoginSession.last_seen_at == login.last_seen_at)
         .values(last_seen_at=now)
         .execution_options(synchronize_session=False)
     )
-    return True
 
 
 def end(s: Session, raw: str) -> None:
