@@ -48,6 +48,15 @@ def company_zones(s: Session, realm: str | None = None) -> list[tzinfo]:
     return zones
 
 
+def display_zone(override: str, session: Callable[[], Session]) -> tzinfo:
+    """The zone times are shown in: `portal.timezone`, else QuickBooks's (read through
+    `session` only then), else UTC."""
+    if override:
+        return parse_zone(override)
+    zones = company_zones(session())
+    return zones[0] if zones else UTC
+
+
 def date_in(zones: Sequence[tzinfo], now: datetime) -> date:
     """The date at `now` (aware) in the zone furthest behind, so that with several companies
     a due date never passes, nor a fee falls due, before it has in every one of them."""

@@ -14,10 +14,10 @@ from typing import Any
 from babel import Locale
 from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context
 
 from portal import db
-from portal.config import Settings, parse_zone
+from portal.config import Settings
 
 CENT = Decimal("0.01")
 
@@ -37,16 +37,17 @@ def _currency() -> str:
 
 
 def company_zone() -> tzinfo:
-    """The zone times are shown in: `portal.timezone`, else QuickBooks's, else UTC."""
+    """The zone times are shown in (`clock.display_zone`), looked up once per app context:
+    a page of 50 rows asks it 50 times."""
     if not has_app_context():
         return UTC
-    from portal.clock import company_zones
+    zone: tzinfo | None = g.get("company_zone")
+    if zone is None:
+        from portal.clock import display_zone
 
-    settings: Settings = current_app.config["PORTAL_SETTINGS"]
-    if settings.portal.timezone:
-        return parse_zone(settings.portal.timezone)
-    zones = company_zones(db.session())
-    return zones[0] if zones else UTC
+        settings: Settings = current_app.config["PORTAL_SETTINGS"]
+        zone = g.company_zone = display_zone(settings.portal.timezone, db.session)
+    return zone
 
 
 def cents(value: Decimal | int | str) -> Decimal:
