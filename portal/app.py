@@ -14,7 +14,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from portal import auth, branding, db, errors, formatting, ids, ops
-from portal.accounts import preferences
+from portal.accounts import email_views, factor_views, passkey_views, preferences
 from portal.accounts.passwords import make_hasher
 from portal.accounts.service import AccountPolicy
 from portal.accounts.views import bp as accounts_bp
@@ -22,6 +22,7 @@ from portal.admin.branding import bp as branding_bp
 from portal.admin.notices import bp as notices_bp
 from portal.admin.payments import bp as admin_payments_bp
 from portal.admin.quickbooks import bp as quickbooks_bp
+from portal.admin.security import bp as admin_security_bp
 from portal.admin.views import bp as admin_bp
 from portal.billing.views import bp as billing_bp
 from portal.config import Settings, load_settings
@@ -64,6 +65,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.extensions["portal.gateway"] = gateway
 
     ids.init_app(app)  # before the blueprints: their `<int:...>` rules use it
+    # Their routes hang on the accounts blueprint, so they are imported before it registers.
+    assert email_views.bp is factor_views.bp is passkey_views.bp is accounts_bp
     app.register_blueprint(accounts_bp)
     app.register_blueprint(billing_bp)
     app.register_blueprint(admin_bp)
@@ -75,6 +78,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(notices_bp)
     app.register_blueprint(preferences.bp)
     app.register_blueprint(branding_bp)
+    app.register_blueprint(admin_security_bp)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)  # signed by Intuit instead; no browser session involved
     errors.init_app(app)

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, abort, current_app
+import sqlalchemy as sa
+from flask import (
+    Flask,
+    abort,
+    after_this_request,
+    current_app,
+    flash,
+    g,
+    redirect,
+    request,
+    url_for,
+)
 from flask import session as cookie
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.wrappers import Response
 
 from portal import db
-from portal.accounts import alerts, sessions
-from portal.accounts.models import PortalUser, Role
+from portal.accounts import alerts, sessions, signin_policy, trusted
+from portal.accounts.models import LoginSession, PortalUser, Role
+from portal.db import utcnow
+from portal.redirects import same_site_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,6 +52,7 @@ def _load_user(user_id: str) -> PortalUser | None:
     if found is None or str(found[0].id) != user_id:
         return None
     person, login = found
+    g.login_session = login
     if sessions.due(login):  # most requests write nothing and commit nothing
         with db.transaction() as s:
             sessions.touch(s, login)
@@ -43,13 +60,14 @@ def _load_user(user_id: str) -> PortalUser | None:
 
 
 def log_in(person: PortalUser) -> None:
-    """Start a new server-side session for `person` in this browser, forgetting the old one."""
+    """Start a new server-side session for `person` in this browser, forgetting the old one.
+    Call it only once every factor the login needs was shown (see finish_login)."""
     user_agent, address = alerts.this_device()
     with db.transaction() as s:
         if sessions.is_new_device(s, person.id, user_agent):
             alerts.new_device_login(s, person, user_agent, address)
         raw = sessions.start(s, person.id, user_agent, address)
-    cookie.clear()  # nothing from before the login carries over
+    cookie.clear()  # nothing from before the login carries over (a half-done sign-in neither)
     cookie[SESSION_KEY] = raw
     login_user(person)
     cookie.permanent = True
@@ -72,8 +90,10 @@ def current_session_id() -> str | None:
 
 
 def init_app(app: Flask) -> None:
-    """Attach the login manager."""
+    """Attach the login manager, and send logins that lack a required second factor to set
+    one up before anything else."""
     login_manager.init_app(app)
+    app.before_request(require_enrolment)
 
 
 def user() -> PortalUser:
@@ -100,3 +120,182 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
 def customer_required(view: F) -> F:
     """Allow only a customer's login; the view scopes every query by its customer_id."""
     return roles_required(Role.CUSTOMER)(view)
+
+
+# ---- the second step of a sign-in ----------------------------------------------------------
+
+# A password that was right, waiting for the second factor: {user, at, next}. It lives in the
+# signed cookie for PENDING_LIFETIME and signs nobody in by itself.
+PENDING_KEY = "pending_login"
+PENDING_LIFETIME = timedelta(minutes=10)
+TRUSTED_COOKIE = "portal_device"
+STEP_UP_WINDOW = timedelta(minutes=10)
+
+
+def begin_second_step(person: PortalUser, next_path: str | None) -> None:
+    """Remember that `person` gave the right password; the second factor comes next."""
+    cookie.pop(SESSION_KEY, None)
+    cookie[PENDING_KEY] = {"user": person.id, "at": utcnow().timestamp(), "next": next_path}
+
+
+def pending_user() -> PortalUser | None:
+    """The user halfway through signing in in this browser, if the first step is recent."""
+    raw = cookie.get(PENDING_KEY)
+    if not isinstance(raw, dict):
+        return None
+    at = raw.get("at")
+    user_id = raw.get("user")
+    if not isinstance(at, int | float) or not isinstance(user_id, int):
+        return None
+    if utcnow() - datetime.fromtimestamp(at, UTC) > PENDING_LIFETIME:
+        cookie.pop(PENDING_KEY, None)
+        return None
+    person = db.session().get(PortalUser, user_id)
+    return person if person is not None and person.active else None
+
+
+def home_for(person: PortalUser) -> str:
+    return (
+        url_for("admin.index") if person.role is not Role.CUSTOMER else url_for("billing.dashboard")
+    )
+
+
+def finish_login(person: PortalUser, *, remember_device: bool = False) -> Response:
+    """Sign `person` in (every factor was shown) and send them on: where they were going, or
+    to choose a new password when the admin's password age says so."""
+    raw = cookie.get(PENDING_KEY)
+    wanted = same_site_path(raw.get("next")) if isinstance(raw, dict) else None
+    log_in(person)
+    if remember_device:
+        with db.transaction() as s:
+            token = trusted.remember(s, person.id, alerts.this_device()[0])
+        _set_trusted_cookie(person.id, token)
+    with db.transaction() as s:
+        rules = signin_policy.rules(s)
+    if signin_policy.password_too_old(rules, person):
+        flash(
+            f"Your password is older than {rules.password_max_age_days} days, and "
+            "this business asks you to choose a new one.",
+            "warning",
+        )
+        return redirect(url_for("accounts.profile") + "#password")
+    return redirect(wanted or home_for(person))
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key or "", salt="trusted-device")
+
+
+def _set_trusted_cookie(user_id: int, token: str) -> None:
+    value = _serializer().dumps({"u": user_id, "t": token})
+    secure = bool(current_app.config.get("SESSION_COOKIE_SECURE"))
+
+    @after_this_request
+    def _set(response: Response) -> Response:
+        response.set_cookie(
+            TRUSTED_COOKIE,
+            value,
+            max_age=int(trusted.LIFETIME.total_seconds()),
+            secure=secure,
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+
+
+def device_is_trusted(person: PortalUser) -> bool:
+    """Whether this browser carries a live "remember this device" cookie for `person`."""
+    raw = request.cookies.get(TRUSTED_COOKIE)
+    if not raw:
+        return False
+    try:
+        value = _serializer().loads(raw)
+    except BadSignature:
+        return False
+    if not isinstance(value, dict) or value.get("u") != person.id:
+        return False
+    token = value.get("t")
+    return isinstance(token, str) and trusted.is_trusted(db.session(), person.id, token)
+
+
+# ---- step-up -------------------------------------------------------------------------------
+
+
+def recently_verified() -> bool:
+    """Whether this session proved who it is (password, factor, passkey) in the window."""
+    login: LoginSession | None = g.get("login_session")
+    if login is None or login.verified_at is None:
+        return False
+    return utcnow() - login.verified_at <= STEP_UP_WINDOW
+
+
+def mark_verified() -> None:
+    """This session just proved who it is again."""
+    login: LoginSession | None = g.get("login_session")
+    if login is None:
+        return
+    with db.transaction() as s:
+        sessions.mark_verified(s, login.id)
+    login.verified_at = utcnow()
+
+
+def fresh_login_required(back: str = "accounts.profile") -> Callable[[F], F]:
+    """Changes to the login's security ask for the password or a second factor again when the
+    last proof is older than STEP_UP_WINDOW. A GET comes back to itself afterwards; a POST is
+    not done and comes back to the form's `next` field, else to the page named by `back`
+    (pages send no referrer), where it is asked again."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if recently_verified():
+                return view(*args, **kwargs)
+            if request.method == "GET":
+                target = request.full_path.rstrip("?")
+            else:
+                target = same_site_path(request.form.get("next")) or url_for(back)
+                flash("For your security, confirm it is you, then make the change again.", "info")
+            return redirect(url_for("accounts.confirm", next=target))
+
+        return cast(F, wrapped)
+
+    return decorate
+
+
+# ---- staff (and, if the admin says so, customers) must enrol ------------------------------
+
+# What a login without its required second factor may still reach: setting one up, signing
+# out, and the static files those pages need.
+ENROLMENT_ENDPOINTS = frozenset(
+    {
+        "accounts.two_factor",
+        "accounts.totp_setup",
+        "accounts.totp_confirm",
+        "accounts.recovery_codes",
+        "accounts.passkeys",
+        "accounts.passkey_register_options",
+        "accounts.passkey_register",
+        "accounts.logout",
+        "accounts.confirm",
+        "static",
+        "branding.css",
+        "branding.logo",
+    }
+)
+
+
+def require_enrolment() -> Response | None:
+    """before_request: send a login that must use a second factor but has none to set one up."""
+    if not current_user.is_authenticated:
+        return None
+    person = user()
+    if person.two_factor or request.endpoint in ENROLMENT_ENDPOINTS:
+        return None
+    if person.role is Role.CUSTOMER:
+        row = db.session().execute(sa.text("SELECT customer_two_factor FROM security_policy"))
+        if row.scalar() != "required":
+            return None
+    if request.endpoint is None:
+        return None  # a 404 stays a 404
+    return redirect(url_for("accounts.two_factor"))

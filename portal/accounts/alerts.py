@@ -68,3 +68,30 @@ def new_device_login(s: Session, user: PortalUser, user_agent: str, address: str
         what,
         device=(user_agent, address),
     )
+
+
+def two_factor_changed(s: Session, user: PortalUser, on: bool) -> None:
+    """Tell the user two-factor sign-in was turned on or off."""
+    if on:
+        subject, what = (
+            "Two-factor sign-in is on for your {business} account",
+            ("Two-factor sign-in was turned on: signing in now needs a second step."),
+        )
+    else:
+        subject, what = (
+            "Two-factor sign-in is off for your {business} account",
+            ("Two-factor sign-in was turned off: a password alone now signs in to your account."),
+        )
+    _send(s, user, subject, what)
+
+
+def passkey_added(s: Session, user: PortalUser, name: str) -> None:
+    """Tell the user a passkey was added (it can sign in without the password)."""
+    what = f'A passkey named "{name}" was added to your account. It can sign in without a password.'
+    _send(s, user, "A passkey was added to your {business} account", what)
+
+
+def recovery_codes_renewed(s: Session, user: PortalUser) -> None:
+    """Tell the user new recovery codes were made (the old ones stopped working)."""
+    what = "New recovery codes were made for your account; the earlier ones no longer work."
+    _send(s, user, "New recovery codes for your {business} account", what)

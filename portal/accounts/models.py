@@ -59,6 +59,9 @@ class PortalUser(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Whether a second factor (a confirmed authenticator app or a passkey) is set up; kept by
+    # accounts.factors so the per-request "must enrol" check reads no other table.
+    two_factor: Mapped[bool] = mapped_column(default=False)
 
     customer: Mapped[Customer | None] = relationship()
 
@@ -112,6 +115,7 @@ class TokenPurpose(enum.StrEnum):
 
     RESET = "reset"
     INVITE = "invite"
+    EMAIL_CHANGE = "email"
 
 
 class AccountToken(Base):
@@ -169,3 +173,111 @@ class LoginSession(Base):
     user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
     address: Mapped[str] = mapped_column(sa.String(64), default="")
     revoked_at: Mapped[datetime | None]
+    # When this session last proved who it is (password, second factor or passkey): changes to
+    # the login's security ask again when it is older than the step-up window.
+    verified_at: Mapped[datetime | None]
+
+
+class TotpFactor(Base):
+    """A user's authenticator app: the shared secret (encrypted), once confirmed by a code."""
+
+    __tablename__ = "totp_factor"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(sa.String(255))  # Fernet token of the base32 secret
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    # The last 30-second step a code was accepted for: a code is never accepted twice.
+    last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code; only its SHA-256 is stored (each has 50 random bits)."""
+
+    __tablename__ = "recovery_code"
+    __table_args__ = (sa.UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+
+class EmailCode(Base):
+    """A six-digit sign-in code e-mailed as the fallback factor; only its hash is stored."""
+
+    __tablename__ = "email_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None]
+
+
+class TrustedDevice(Base):
+    """A browser the user asked us to remember for 30 days: no second factor asked there.
+    The cookie carries a random id; only its SHA-256 is stored, so it can be revoked."""
+
+    __tablename__ = "trusted_device"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="CASCADE"), index=True
+    )
+    user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Passkey(Base):
+    """A WebAuthn credential (passkey) registered by a user, named by them."""
+
+    __tablename__ = "passkey"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="CASCADE"), index=True
+    )
+    credential_id: Mapped[bytes] = mapped_column(sa.LargeBinary(1023), unique=True)
+    public_key: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    sign_count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    transports: Mapped[str] = mapped_column(sa.String(100), default="")
+    name: Mapped[str] = mapped_column(sa.String(60))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+
+class SecurityPolicy(Base):
+    """What an admin decided about sign-in: one row at most; absent means the defaults."""
+
+    __tablename__ = "security_policy"
+    __table_args__ = (
+        sa.CheckConstraint("id = 1", name="single_row"),
+        sa.CheckConstraint(
+            "customer_two_factor IN ('optional', 'required')", name="customer_two_factor_known"
+        ),
+        sa.CheckConstraint(
+            "password_max_age_days IS NULL OR password_max_age_days BETWEEN 30 AND 3650",
+            name="password_max_age_range",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, default=1)
+    customer_two_factor: Mapped[str] = mapped_column(sa.String(10), default="optional")
+    password_max_age_days: Mapped[int | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="SET NULL")
+    )

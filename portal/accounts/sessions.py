@@ -33,15 +33,26 @@ def _alive(lifetime: timedelta, now: datetime) -> sa.ColumnElement[bool]:
 def start(s: Session, user_id: int, user_agent: str, address: str) -> str:
     """Open a session for this user and return its id (to put in the signed cookie)."""
     raw = secrets.token_urlsafe(32)
+    now = utcnow()
     s.add(
         LoginSession(
             token_hash=_hash(raw),
             user_id=user_id,
             user_agent=user_agent[:USER_AGENT_LENGTH],
             address=address[:ADDRESS_LENGTH],
+            created_at=now,
+            last_seen_at=now,
+            verified_at=now,  # a login is a proof of who you are
         )
     )
     return raw
+
+
+def mark_verified(s: Session, login_id: int) -> None:
+    """Note that the session just proved who it is again (step-up)."""
+    s.execute(
+        sa.update(LoginSession).where(LoginSession.id == login_id).values(verified_at=utcnow())
+    )
 
 
 def is_new_device(s: Session, user_id: int, user_agent: str) -> bool:

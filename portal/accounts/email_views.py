@@ -1,0 +1,5 @@
+"""Placeholder: routes land here."""
+
+from portal.accounts.views import bp
+
+__all__ = ["bp"]
