@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-import sqlalchemy as sa
 from flask import (
     Flask,
     abort,
@@ -270,6 +269,8 @@ def fresh_login_required(back: str = "accounts.profile") -> Callable[[F], F]:
 ENROLMENT_ENDPOINTS = frozenset(
     {
         "accounts.two_factor",
+        "accounts.passkey_confirm_options",
+        "accounts.passkey_confirm",
         "accounts.totp_setup",
         "accounts.totp_confirm",
         "accounts.recovery_codes",
@@ -285,17 +286,21 @@ ENROLMENT_ENDPOINTS = frozenset(
 )
 
 
+def must_use_two_factor(person: PortalUser) -> bool:
+    """Staff always; a customer when the admin requires it."""
+    if person.role is not Role.CUSTOMER:
+        return True
+    return signin_policy.rules(db.session()).customer_two_factor == "required"
+
+
 def require_enrolment() -> Response | None:
     """before_request: send a login that must use a second factor but has none to set one up."""
-    if not current_user.is_authenticated:
-        return None
+    if not current_user.is_authenticated or request.endpoint is None:
+        return None  # a 404 stays a 404
     person = user()
     if person.two_factor or request.endpoint in ENROLMENT_ENDPOINTS:
         return None
-    if person.role is Role.CUSTOMER:
-        row = db.session().execute(sa.text("SELECT customer_two_factor FROM security_policy"))
-        if row.scalar() != "required":
-            return None
-    if request.endpoint is None:
-        return None  # a 404 stays a 404
+    if not must_use_two_factor(person):
+        return None
+    flash("Set up a second factor to continue: your account must use one.", "info")
     return redirect(url_for("accounts.two_factor"))

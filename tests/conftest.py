@@ -14,17 +14,19 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal import db
-from portal.accounts.models import PortalUser, Role
+from portal import crypto, db
+from portal.accounts.models import PortalUser, Role, TotpFactor
 from portal.accounts.service import create_user
 from portal.app import create_app
 from portal.billing.models import Customer, Invoice, InvoiceLine
 from portal.config import Settings, load_settings
+from portal.db import utcnow
 from portal.migrate import upgrade
 from portal.models import Base
 
@@ -190,11 +192,14 @@ def make_user(app: Flask, make_customer: Callable[..., Customer]) -> Callable[..
         password: str = PASSWORD,
         role: Role = Role.CUSTOMER,
         customer: Customer | None = None,
+        two_factor: bool | None = None,
     ) -> PortalUser:
+        """A login; staff come with an authenticator app set up (they must have a second
+        factor), customers without one unless `two_factor` says so."""
         if role is Role.CUSTOMER and customer is None:
             customer = make_customer(f"Customer of {username}")
         with app.app_context(), db.transaction() as s:
-            return create_user(
+            user = create_user(
                 s,
                 app.extensions["portal.account_policy"],
                 username=username,
@@ -203,13 +208,52 @@ def make_user(app: Flask, make_customer: Callable[..., Customer]) -> Callable[..
                 role=role,
                 customer_id=customer.id if customer else None,
             )
+            if two_factor if two_factor is not None else role is not Role.CUSTOMER:
+                s.flush()
+                enrol_app(s, user)
+            return user
 
     return make
 
 
+# The authenticator app every test login with a second factor uses (see enrol_app).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def enrol_app(s: sa.orm.Session, user: PortalUser, secret: str = TOTP_SECRET) -> None:
+    """Set up a confirmed authenticator app for `user` (inside an app context)."""
+    s.add(TotpFactor(user_id=user.id, secret=crypto.encrypt(secret), confirmed_at=utcnow()))
+    user.two_factor = True
+
+
+def app_code(app: Flask, identifier: str) -> str:
+    """The current code of the user's app, as their phone would show it. The step last used
+    is forgotten first: tests sign the same person in several times within 30 seconds."""
+    with app.app_context(), db.transaction() as s:
+        user = s.scalar(
+            sa.select(PortalUser).where(
+                sa.or_(
+                    PortalUser.username_key == identifier.lower(),
+                    PortalUser.email_key == identifier.lower(),
+                )
+            )
+        )
+        assert user is not None, identifier
+        factor = s.get(TotpFactor, user.id)
+        assert factor is not None, f"{identifier} has no authenticator app"
+        factor.last_step = None
+        return pyotp.TOTP(crypto.decrypt(factor.secret)).now()
+
+
 def login(client: FlaskClient, identifier: str, password: str = PASSWORD) -> Any:
-    """Log in through the form, as a person would."""
-    return post_form(client, "/login", {"identifier": identifier, "password": password})
+    """Log in through the form, as a person would; a login with an authenticator app types
+    its current code in the second step."""
+    response = post_form(client, "/login", {"identifier": identifier, "password": password})
+    if response.status_code == 302 and response.headers["Location"].endswith("/login/verify"):
+        app = client.application
+        code = app_code(app, identifier)
+        return post_form(client, "/login/verify", {"method": "app", "code": code})
+    return response
 
 
 class Mailbox:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
 from portal.accounts.passwords import MAX_PASSWORD_LENGTH
@@ -63,3 +63,19 @@ class AcceptInviteForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """Logging out is a POST so that a link elsewhere cannot do it."""
+
+
+class CodeForm(FlaskForm):
+    """A code from an authenticator app, an e-mail, or a recovery code."""
+
+    code = StringField("Code", validators=[_required, CleanText(64)])
+    remember = BooleanField("Remember this device for 30 days")
+
+
+class ConfirmForm(FlaskForm):
+    """Step-up: the password, or a code from the authenticator app."""
+
+    secret = PasswordField(
+        "Your password, or a code from your authenticator app",
+        validators=[_required, CleanText(MAX_PASSWORD_LENGTH)],
+    )

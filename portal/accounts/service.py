@@ -12,7 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
-from portal.accounts import alerts, passwords, ratelimit, sessions, tokens
+from portal.accounts import alerts, passwords, ratelimit, sessions, tokens, trusted
 from portal.accounts.models import (
     PasswordHistory,
     PortalUser,
@@ -129,6 +129,7 @@ def _set_password(s: Session, user: PortalUser, new: str, policy: AccountPolicy)
     s.flush()
     sessions.revoke_others(s, user.id)  # every login ends; the page that asked starts anew
     tokens.void_for_user(s, user.id)  # and every reset link sent before now
+    trusted.forget_all(s, user.id)  # and every "remember this device"
     s.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
     _prune_history(s, user.id, policy.history)
 

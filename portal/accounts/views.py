@@ -15,7 +15,7 @@ from flask import (
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from portal import db
+from portal import auth, db
 from portal.accounts import history, service, sessions
 from portal.accounts.forms import (
     AcceptInviteForm,
@@ -26,7 +26,6 @@ from portal.accounts.forms import (
     LogoutForm,
     ResetPasswordForm,
 )
-from portal.accounts.models import Role
 from portal.accounts.passwords import PasswordRejected
 from portal.accounts.ratelimit import TooManyAttempts
 from portal.accounts.tokens import TokenInvalid
@@ -43,12 +42,6 @@ View = str | Response | tuple[str, int]
 def _policy() -> service.AccountPolicy:
     policy: service.AccountPolicy = current_app.extensions["portal.account_policy"]
     return policy
-
-
-def _home_for_role() -> str:
-    return (
-        url_for("admin.index") if user().role is not Role.CUSTOMER else url_for("billing.dashboard")
-    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -71,8 +64,10 @@ def login() -> View:
     if found is None:
         form.form_errors.append(service.LOGIN_FAILED)
         return render_template("accounts/login.html", form=form), 401
-    log_in(found)
-    return redirect(same_site_path(request.args.get("next")) or _home_for_role())
+    auth.begin_second_step(found, same_site_path(request.args.get("next")))
+    if found.two_factor and not auth.device_is_trusted(found):
+        return redirect(url_for("accounts.verify"))
+    return auth.finish_login(found)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -155,7 +150,7 @@ def profile() -> View:
 
 
 @bp.route("/account/username", methods=["POST"])
-@login_required
+@auth.fresh_login_required()
 def change_username() -> View:
     form = ChangeUsernameForm()
     if form.validate_on_submit():

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from portal import db
 from portal.admin.alerts import tell_admins_about_declines
-from portal.auth import customer_required, user
+from portal.auth import customer_required, fresh_login_required, user
 from portal.billing.models import Invoice
 from portal.clock import clock_of, today
 from portal.config import Settings
@@ -301,6 +301,7 @@ def methods() -> str:
 
 @bp.route("/payment-methods/<int:method_id>/default", methods=["POST"])
 @customer_required
+@fresh_login_required("payments.methods")
 def make_default(method_id: int) -> Response:
     chosen = _own_method(method_id)
     with db.transaction() as s:
@@ -313,6 +314,7 @@ def make_default(method_id: int) -> Response:
 
 @bp.route("/payment-methods/<int:method_id>/remove", methods=["POST"])
 @customer_required
+@fresh_login_required("payments.methods")
 def remove(method_id: int) -> Response | tuple[str, int]:
     method = _own_method(method_id)
     if not confirmed():

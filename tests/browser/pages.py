@@ -22,7 +22,7 @@ from portal.payments.models import (
     PaymentState,
 )
 from sandbox.authorizenet import AnetSandbox
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, enrol_app
 from tests.integration import money_world
 from tests.rows import payment_on, saved_card
 
@@ -86,6 +86,9 @@ CUSTOMER = [
     Visit("account", "/account"),
     Visit("preferences", "/account/preferences"),
     Visit("sessions", "/account/security"),
+    Visit("two-factor", "/account/two-factor"),
+    Visit("set up an authenticator app", "/account/two-factor/app"),
+    Visit("confirm it is you", "/account/confirm?next=/account"),
     Visit("not found", "/no-such-page", status=404),
 ]
 
@@ -98,6 +101,7 @@ STAFF_PAGES = [
     Visit("account", "/account"),
     Visit("preferences", "/account/preferences"),
     Visit("sessions", "/account/security"),
+    Visit("two-factor", "/account/two-factor"),
 ]
 
 ADMIN_PAGES = [
@@ -131,7 +135,7 @@ def build_world(
     policy = app.extensions["portal.account_policy"]
     with app.app_context(), db.transaction() as s:
         for username, role in (STAFF, ADMIN):
-            create_user(
+            staff = create_user(
                 s,
                 policy,
                 username=username,
@@ -139,6 +143,8 @@ def build_world(
                 password=PASSWORD,
                 role=role,
             )
+            s.flush()
+            enrol_app(s, staff)  # staff must have a second factor
         s.add(
             saved_card(
                 customer.id,

@@ -36,7 +36,7 @@ from sandbox.authorizenet import AnetSandbox
 from sandbox.qbo import ManualClock, QboSandbox
 from sync.accounting import AppliedLine, Throttled
 from sync.service import sync_realm, web_adapters
-from tests.conftest import PASSWORD, csrf_token, login, write_config
+from tests.conftest import PASSWORD, csrf_token, enrol_app, login, write_config
 from tests.integration.money_world import *  # noqa: F403  (sandboxes, app, helpers)
 from tests.integration.money_world import (
     REALM,
@@ -102,6 +102,9 @@ def add_login(app: Flask, name: str, role: Role, customer_id: int | None = None)
             role=role,
             customer_id=customer_id,
         )
+        if role is not Role.CUSTOMER:
+            s.flush()
+            enrol_app(s, user)  # staff must have a second factor
         s.commit()
         return user
 
