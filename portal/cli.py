@@ -17,6 +17,7 @@ from flask import Flask
 
 from portal import db
 from portal import demo as demo_env
+from portal.accounts import alerts, factors
 from portal.accounts.models import PortalUser, Role
 from portal.accounts.passwords import PasswordRejected
 from portal.accounts.service import AccountError, create_user, invite_customer
@@ -184,6 +185,25 @@ def users_list() -> None:
             click.echo(
                 f"{u.username}\t{u.email}\t{u.role.value}\t{'active' if u.active else 'off'}"
             )
+
+
+@users.command("reset-two-factor")
+@click.argument("username")
+def users_reset_two_factor(username: str) -> None:
+    """For a person who lost their phone and recovery codes: remove their authenticator app and
+    passkeys, forget remembered devices and end their sessions (they are told by e-mail)."""
+
+    with _app_context(), db.transaction() as s:
+        person = s.scalar(
+            sa.select(PortalUser).where(PortalUser.username_key == username.strip().lower())
+        )
+        if person is None:
+            raise click.ClickException(f"no login is named {username!r}")
+        was_on = person.two_factor
+        factors.reset_all(s, person)
+        if was_on:
+            alerts.two_factor_changed(s, person, on=False)
+    click.echo(f"second factors of {username} removed; they sign in with their password next")
 
 
 @main.group()
@@ -387,6 +407,11 @@ def demo(
         click.echo(
             f"  {login.role.value:<9} {login.username:<7} password: {login.password:<26} ({owner})"
         )
+        if login.app_key:
+            click.echo(
+                f"  {'':<9} {'':<7} second step: a code from an authenticator app with the key "
+                f"{login.app_key}, or 'E-mail me a code'"
+            )
     if settings.mail.backend == "mailbox":
         click.echo(f"  E-mail (password resets, invitations) is written to {settings.mailbox}")
     click.echo("")

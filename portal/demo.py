@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from portal.accounts import factors
 from portal.accounts.models import PortalUser, Role
 from portal.accounts.service import AccountPolicy, create_user
 from portal.billing.models import Customer, Invoice
@@ -47,12 +48,15 @@ class DemoLogin:
     username: str
     password: str
     role: Role
+    # Staff must use a second factor: the demo's admin has an authenticator app with this key
+    # (printed, to add to a phone), and can also ask for a code by e-mail.
+    app_key: str | None = None
 
 
 DEMO_LOGINS = (
     DemoLogin("demo", "sunny-harbor-lantern-42", Role.CUSTOMER),
     DemoLogin("demo2", "copper-kettle-morning-7", Role.CUSTOMER),
-    DemoLogin("admin", "quiet-granite-orchard-19", Role.ADMIN),
+    DemoLogin("admin", "quiet-granite-orchard-19", Role.ADMIN, "DEMOADMINKEYNOTFORREALUSE2345672"),
 )
 
 
@@ -201,6 +205,9 @@ def ensure_logins(
                 role=login.role,
                 customer_id=customer.id if customer else None,
             )
+            if login.app_key:
+                s.flush()
+                factors.enrol_app(s, existing, login.app_key)
         name = existing.customer.display_name if existing.customer else "staff"
         out.append((login, name))
     return out

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from portal import crypto
+from portal.accounts import sessions, trusted
 from portal.accounts.models import Passkey, PortalUser, RecoveryCode, TotpFactor
 from portal.db import utcnow
 
@@ -184,6 +185,23 @@ def recovery_codes_left(s: Session, user_id: int) -> int:
         )
         or 0
     )
+
+
+def enrol_app(s: Session, user: PortalUser, secret: str) -> None:
+    """Set up a confirmed app with a known secret (the demo's staff login, whose key is printed)."""
+    s.merge(TotpFactor(user_id=user.id, secret=crypto.encrypt(secret), confirmed_at=utcnow()))
+    s.flush()
+    refresh(s, user)
+
+
+def reset_all(s: Session, user: PortalUser) -> None:
+    """Support's last resort for a lost phone and lost codes: every factor, remembered device
+    and session of the user goes; the next sign-in is by password (staff then enrol again)."""
+    s.execute(sa.delete(TotpFactor).where(TotpFactor.user_id == user.id))
+    s.execute(sa.delete(Passkey).where(Passkey.user_id == user.id))
+    trusted.forget_all(s, user.id)
+    sessions.revoke_others(s, user.id)
+    refresh(s, user)
 
 
 # ---- the flag ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 import requests
 import sqlalchemy as sa
@@ -86,6 +87,18 @@ def test_the_first_demo_login_is_warned_with_its_turn_off_date(demo_company: Fla
     assert logins[0][1] in page
     assert 'data-testid="turn-off-date"' in page
     assert "Service will be turned off on" in page
+
+    # The demo's admin signs in with the printed key's code, as staff must.
+    admin = demo_env.DEMO_LOGINS[2]
+    assert admin.app_key
+    staff = demo_company.test_client()
+    first_step = post_form(
+        staff, "/login", {"identifier": admin.username, "password": admin.password}
+    )
+    assert first_step.headers["Location"].endswith("/login/verify")
+    code = pyotp.TOTP(admin.app_key).now()
+    done = post_form(staff, "/login/verify", {"method": "app", "code": code})
+    assert done.headers["Location"] == "/admin/"
 
 
 def test_a_restarted_demo_carries_on_from_its_state_files(

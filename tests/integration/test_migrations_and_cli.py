@@ -176,3 +176,41 @@ def test_a_world_readable_sqlite_database_is_made_private_when_opened(tmp_path: 
     (tmp_path / "cli.db").chmod(0o644)
     assert _cli(tmp_path, "users", "list").exit_code == 0
     assert set(_modes(tmp_path, "cli.db").values()) == {0o600}
+
+
+def test_support_removes_the_second_factors_of_someone_who_lost_their_phone(tmp_path: Path):
+    from portal import db
+    from portal.accounts import factors
+    from portal.accounts.models import PortalUser, TotpFactor
+    from portal.app import create_app
+    from portal.config import load_settings
+
+    assert _cli(tmp_path, "db", "upgrade").exit_code == 0
+    strong = "granite-otters-whistle-loud"
+    made = _cli(
+        tmp_path,
+        "create-admin",
+        "--username",
+        "boss",
+        "--email",
+        "boss@example.com",
+        input=f"{strong}\n{strong}\n",
+    )
+    assert made.exit_code == 0, made.output
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    app = create_app({"SETTINGS": load_settings(write_config(tmp_path, url), environ={})})
+    with app.app_context(), db.transaction() as s:
+        boss = s.scalars(sa.select(PortalUser)).one()
+        factors.enrol_app(s, boss, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+        factors.new_recovery_codes(s, boss.id)
+
+    assert _cli(tmp_path, "users", "reset-two-factor", "nobody").exit_code == 1
+    done = _cli(tmp_path, "users", "reset-two-factor", "BOSS")
+
+    assert done.exit_code == 0, done.output
+    with app.app_context():
+        boss = db.session().scalars(sa.select(PortalUser)).one()
+        assert not boss.two_factor
+        assert db.session().get(TotpFactor, boss.id) is None
+        assert factors.recovery_codes_left(db.session(), boss.id) == 0
+    app.extensions["portal.db"].engine.dispose()
