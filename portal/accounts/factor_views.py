@@ -34,10 +34,6 @@ def _address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _factor_key(user_id: int) -> str:
-    return f"factor:{user_id}"
-
-
 def _no_store(page: str, status: int = 200) -> Response:
     """Codes on a page: never cached, never kept in history."""
     response = current_app.make_response((page, status))
@@ -74,7 +70,7 @@ def verify() -> View:
         return _verify_page(person, form, method, 400 if form.errors else 200)
     try:
         with db.transaction() as s:
-            ratelimit.check(s, _limits(), _factor_key(person.id), _address(), utcnow())
+            ratelimit.check(s, _limits(), ratelimit.factor_key(person.id), _address(), utcnow())
             code = form.code.data or ""
             if method == "app":
                 ok = factors.verify_totp(s, person.id, code)
@@ -83,9 +79,9 @@ def verify() -> View:
             else:
                 ok = email_codes.verify(s, person.id, code)
             if ok:
-                ratelimit.clear_account(s, _factor_key(person.id))
+                ratelimit.clear_account(s, ratelimit.factor_key(person.id))
             else:
-                ratelimit.record_failure(s, _factor_key(person.id), _address(), utcnow())
+                ratelimit.record_failure(s, ratelimit.factor_key(person.id), _address(), utcnow())
     except TooManyAttempts as exc:
         form.code.errors = [
             f"Too many wrong codes. Try again in {exc.minutes} "
@@ -137,12 +133,14 @@ def confirm() -> View:
         secret = form.secret.data or ""
         try:
             with db.transaction() as s:
-                ratelimit.check(s, _limits(), _factor_key(person.id), _address(), utcnow())
+                ratelimit.check(s, _limits(), ratelimit.factor_key(person.id), _address(), utcnow())
                 ok = passwords.verify_password(person.password_hash, secret) or (
                     has_app and factors.verify_totp(s, person.id, secret)
                 )
                 if not ok:
-                    ratelimit.record_failure(s, _factor_key(person.id), _address(), utcnow())
+                    ratelimit.record_failure(
+                        s, ratelimit.factor_key(person.id), _address(), utcnow()
+                    )
         except TooManyAttempts as exc:
             form.secret.errors = [f"Too many wrong tries. Try again in {exc.minutes} minutes."]
         else:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import LoginFailure, LoginSession
-from portal.accounts.ratelimit import user_key
+from portal.accounts.ratelimit import factor_key, user_key
 
 DAYS = 90
 LIMIT = 20
@@ -23,6 +23,7 @@ class SignIn:
     user_agent: str
     address: str
     succeeded: bool
+    second_step: bool = False  # the password was right, the second factor's code was not
 
 
 def recent(s: Session, user_id: int, now: datetime, limit: int = LIMIT) -> list[SignIn]:
@@ -36,13 +37,14 @@ def recent(s: Session, user_id: int, now: datetime, limit: int = LIMIT) -> list[
     ).all()
     # Failures are kept per account key, without a user agent, and only until the next
     # successful sign-in or for a day (ratelimit.py): those still on record are shown.
+    keys = (user_key(user_id), factor_key(user_id))
     failed = s.execute(
-        sa.select(LoginFailure.created_at, LoginFailure.address)
-        .where(LoginFailure.account_key == user_key(user_id), LoginFailure.created_at > since)
+        sa.select(LoginFailure.created_at, LoginFailure.address, LoginFailure.account_key)
+        .where(LoginFailure.account_key.in_(keys), LoginFailure.created_at > since)
         .order_by(LoginFailure.created_at.desc())
         .limit(limit)
     ).all()
     rows = [SignIn(at, agent, address, True) for at, agent, address in ok]
-    rows += [SignIn(at, "", address, False) for at, address in failed]
+    rows += [SignIn(at, "", address, False, key == keys[1]) for at, address, key in failed]
     rows.sort(key=lambda row: row.at, reverse=True)
     return rows[:limit]

@@ -44,6 +44,11 @@ def user_key(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def factor_key(user_id: int) -> str:
+    """The key wrong second-step codes of an account are counted under."""
+    return f"factor:{user_id}"
+
+
 def name_key(identifier: str) -> str:
     """The key for an identifier that matches no account (it cannot look like user_key)."""
     return f"name:{identifier}"[:KEY_LENGTH]

@@ -437,3 +437,14 @@ def test_removing_a_payment_method_asks_for_step_up(
     assert answer.headers["Location"] == "/account/confirm?next=/payment-methods"
     moved = post_form(client, f"/payment-methods/{card_id}/default", {}, page="/payment-methods")
     assert moved.headers["Location"].startswith("/account/confirm")
+
+
+def test_a_wrong_second_step_code_shows_in_the_sign_in_history(app: Flask, ada_with_app):
+    client = app.test_client()
+    login(client, "ada")
+    intruder = app.test_client()  # knows the password, not the phone
+    first_step(intruder)
+    right = app_code(app, "ada")
+    assert second_step(intruder, f"{(int(right) + 500_000) % 1_000_000:06d}").status_code == 401
+    page = client.get("/account/security").get_data(as_text=True)
+    assert "Wrong second-step code" in page
