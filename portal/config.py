@@ -86,6 +86,9 @@ class SecuritySettings:
     password_history: int = _opt(5, "Previous passwords that may not be reused.", min=0, max=24)
     session_hours: int = _opt(12, "Session lifetime.", min=1, max=720)
     secure_cookies: str = _opt("auto", "auto|always|never.", choices=("auto", "always", "never"))
+    geoip_database: str = _opt(
+        "", "A GeoIP2/GeoLite2 City or Country .mmdb file: sessions show an approximate place."
+    )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from babel.numbers import format_currency, format_decimal
 from flask import Flask, current_app, g, has_app_context
 
 from portal import db
+from portal.accounts import places
 from portal.config import Settings
 
 CENT = Decimal("0.01")
@@ -167,6 +168,7 @@ def init_app(app: Flask) -> None:
         "moment": moment,
         "clock_time": clock_time,
         "device": device,
+        "place": places.place,
     }
     app.jinja_env.filters.update(filters)
     app.context_processor(
