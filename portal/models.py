@@ -21,6 +21,14 @@ from portal.billing.notices import Notice
 from portal.branding import BrandSetting
 from portal.db import Base
 from portal.mail.models import OutboundEmail
+from portal.notifications.models import (
+    Delivery,
+    Notification,
+    NotificationPreference,
+    NotificationSetting,
+    SmsContact,
+    StatementPreference,
+)
 from portal.outbox import OutboxEffect, OutboxMessage
 from portal.overdue.models import CustomerOverdue, LateFee, LateFeePolicyRow
 from portal.payments.models import Payment, PaymentAllocation, SavedMethod
@@ -34,6 +42,7 @@ __all__ = [
     "CreditMemo",
     "Customer",
     "CustomerOverdue",
+    "Delivery",
     "Invoice",
     "InvoiceLine",
     "LateFee",
@@ -42,6 +51,9 @@ __all__ = [
     "LoginFailure",
     "LoginSession",
     "Notice",
+    "Notification",
+    "NotificationPreference",
+    "NotificationSetting",
     "OutboundEmail",
     "OutboxEffect",
     "OutboxMessage",
@@ -53,6 +65,8 @@ __all__ = [
     "QboConnection",
     "ReceivedPayment",
     "SavedMethod",
+    "SmsContact",
+    "StatementPreference",
     "SyncRun",
     "SyncState",
     "UserPreference",
