@@ -28,6 +28,7 @@ from portal.billing.views import bp as billing_bp
 from portal.config import Settings, load_settings
 from portal.invoices.views import bp as invoices_bp
 from portal.mail.adapters import mailer_for
+from portal.notifications.twilio_hooks import bp as sms_hooks_bp
 from portal.overdue.views import bp as overdue_bp
 from portal.payments.authorizenet import AuthorizeNetGateway
 from portal.payments.views import bp as payments_bp
@@ -81,6 +82,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_security_bp)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)  # signed by Intuit instead; no browser session involved
+    app.register_blueprint(sms_hooks_bp)
+    csrf.exempt(sms_hooks_bp)  # signed by Twilio (X-Twilio-Signature) instead
     errors.init_app(app)
     formatting.init_app(app)
     branding.init_app(app)
