@@ -89,6 +89,7 @@ CUSTOMER = [
     Visit("two-factor", "/account/two-factor"),
     Visit("set up an authenticator app", "/account/two-factor/app"),
     Visit("confirm it is you", "/account/confirm?next=/account"),
+    Visit("passkeys", "/account/passkeys"),
     Visit("not found", "/no-such-page", status=404),
 ]
 
