@@ -95,3 +95,27 @@ def recovery_codes_renewed(s: Session, user: PortalUser) -> None:
     """Tell the user new recovery codes were made (the old ones stopped working)."""
     what = "New recovery codes were made for your account; the earlier ones no longer work."
     _send(s, user, "New recovery codes for your {business} account", what)
+
+
+def email_changed(s: Session, user: PortalUser, old_email: str) -> None:
+    """Tell both addresses the login e-mail was changed (call once `user.email` is the new
+    one): the old address must hear of it, in case someone else did it."""
+    subject = "The login e-mail of your {business} account was changed"
+    what = f"Your login e-mail was changed from {old_email} to {user.email}."
+    _send(s, user, subject, what)
+    if not old_email or old_email.lower() == user.email.lower():
+        return
+    user_agent, address = this_device()
+    public_url = current_app.config["PORTAL_SETTINGS"].portal.public_url.rstrip("/")
+    queue_email(
+        s,
+        old_email,
+        subject,
+        "email/security_alert.txt",
+        user=user,
+        what=what,
+        when=utcnow(),
+        user_agent=user_agent,
+        address=address,
+        reset_link=f"{public_url}/forgot-password",
+    )
