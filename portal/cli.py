@@ -33,6 +33,7 @@ from portal.reconcile import ReconcileError, gather
 from portal.worker import job_list, run_once, schedule
 from sandbox.authorizenet import main as anet_main
 from sandbox.qbo import main as qbo_main
+from sandbox.twilio import main as twilio_main
 from sync.accounting import AccountingError
 from sync.quickbooks.connection import connected_realms
 from sync.service import sessions_of, sync_realm
@@ -271,6 +272,16 @@ def sandbox_authorizenet(args: tuple[str, ...]) -> None:
     """Serve a local Authorize.Net (XML API and Accept.js)."""
 
     sys.exit(anet_main(list(args), prog="portal sandbox authorizenet"))
+
+
+@sandbox.command(
+    "twilio", context_settings={"ignore_unknown_options": True, "help_option_names": []}
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def sandbox_twilio(args: tuple[str, ...]) -> None:
+    """Serve a local Twilio Messaging API (SMS, status callbacks, STOP/START/HELP)."""
+
+    sys.exit(twilio_main(list(args), prog="portal sandbox twilio"))
 
 
 @main.command()

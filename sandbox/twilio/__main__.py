@@ -1,0 +1,5 @@
+"""Run the Twilio sandbox: python -m sandbox.twilio --help."""
+
+from .server import main
+
+raise SystemExit(main())
