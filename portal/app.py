@@ -28,11 +28,13 @@ from portal.billing.views import bp as billing_bp
 from portal.config import Settings, load_settings
 from portal.invoices.views import bp as invoices_bp
 from portal.mail.adapters import mailer_for
+from portal.notifications import jobs as notification_jobs
 from portal.notifications.twilio_hooks import bp as sms_hooks_bp
 from portal.overdue.views import bp as overdue_bp
 from portal.payments.authorizenet import AuthorizeNetGateway
 from portal.payments.views import bp as payments_bp
 from portal.webhooks import bp as webhooks_bp
+from sync import upsert
 
 ROOT = Path(__file__).resolve().parent.parent
 logger = logging.getLogger(__name__)
@@ -82,6 +84,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_security_bp)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)  # signed by Intuit instead; no browser session involved
+    if notification_jobs.new_invoices not in upsert.new_invoice_hooks:
+        upsert.new_invoice_hooks.append(notification_jobs.new_invoices)
     app.register_blueprint(sms_hooks_bp)
     csrf.exempt(sms_hooks_bp)  # signed by Twilio (X-Twilio-Signature) instead
     errors.init_app(app)

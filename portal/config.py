@@ -228,6 +228,39 @@ class OverdueSettings:
 
 
 @dataclass(frozen=True)
+class NotificationSettings:
+    """[notifications] — reminders before due dates, and statements."""
+
+    reminder_days: str = _opt(
+        "7,1", "Days before a due date reminders go (comma-separated); one goes on the day too."
+    )
+    statement_day: int = _opt(1, "Day of the month statements are sent.", min=1, max=28)
+
+    def __post_init__(self) -> None:
+        try:
+            days = self.days_before
+        except ValueError:
+            days = ()
+        if not days and self.reminder_days.strip():
+            raise ConfigError(
+                "notifications.reminder_days: whole days from 1 to 60, comma-separated"
+            )
+
+    @property
+    def days_before(self) -> tuple[int, ...]:
+        """The reminder days, largest first (ValueError when one is not 1-60)."""
+        days = set()
+        for part in self.reminder_days.split(","):
+            if not part.strip():
+                continue
+            text = part.strip()
+            if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 60:
+                raise ValueError(text)
+            days.add(int(text))
+        return tuple(sorted(days, reverse=True))
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     """[logging] — the log lines of every `portal` process (gunicorn's access log too)."""
 
@@ -269,6 +302,7 @@ class Settings:
     payments: PaymentSettings = field(default_factory=PaymentSettings)
     late_fees: LateFeeSettings = field(default_factory=LateFeeSettings)
     overdue: OverdueSettings = field(default_factory=OverdueSettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
 
@@ -303,6 +337,7 @@ _SECTION_TYPES = {
     "payments": PaymentSettings,
     "late_fees": LateFeeSettings,
     "overdue": OverdueSettings,
+    "notifications": NotificationSettings,
     "logging": LoggingSettings,
     "monitoring": MonitoringSettings,
 }

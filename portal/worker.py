@@ -15,6 +15,8 @@ from portal.admin.alerts import tell_admins_to_reconnect
 from portal.clock import clock_of
 from portal.config import Settings
 from portal.mail import deliver
+from portal.notifications.delivery import deliver_due
+from portal.notifications.jobs import reminders
 from portal.overdue.jobs import hourly
 from portal.payments.jobs import recover_payments
 from sync import service
@@ -57,6 +59,8 @@ def job_list(settings: Settings) -> list[Job]:
         Job("mail-send", lambda app: deliver(), 60),
         Job("late-fees", hourly, 3600),
         Job("webhook-receipts-prune", prune_webhook_receipts, 3600),
+        Job("notices-remind", reminders, 3600),
+        Job("notices-send", deliver_due, 60),
     ]
 
 

@@ -74,6 +74,12 @@ class Tally:
 # Finds a customer QuickBooks did not send with the page (an invoice whose customer is new).
 CustomerFetcher = Callable[[str], CustomerRecord | None]
 
+# Called in the page's own transaction with the primary keys of invoices seen for the first
+# time: the portal writes its "new invoice" notices there (it adds its hook at start-up; the
+# bridge itself knows nothing of notices).
+NewInvoiceHook = Callable[[Session, str, list[int]], object]
+new_invoice_hooks: list[NewInvoiceHook] = []
+
 
 def _insert(s: Session, table: Any) -> Any:
     dialect = s.get_bind().dialect.name
@@ -107,14 +113,24 @@ def _upsert_rows(s: Session, model: Any, rows: list[dict[str, Any]]) -> dict[str
     return {q: pk for q, pk in s.connection().execute(stmt, rows)}
 
 
-def _changed(s: Session, model: Any, realm: str, records: Sequence[T], tally: Tally) -> list[T]:
-    """Records that are new, or whose SyncToken moved, or that come back after a deletion."""
+def _changed(
+    s: Session,
+    model: Any,
+    realm: str,
+    records: Sequence[T],
+    tally: Tally,
+    new: set[str] | None = None,
+) -> list[T]:
+    """Records that are new (their ids also go to `new`), or whose SyncToken moved, or that
+    come back after a deletion."""
     existing = _existing(s, model, realm, [r.id for r in records])
     out: list[T] = []
     for r in records:
         old = existing.get(r.id)
         if old is None:
             tally.inserted += 1
+            if new is not None:
+                new.add(r.id)
         elif old[1] != r.sync_token or old[2]:
             tally.updated += 1
         else:
@@ -226,7 +242,8 @@ def invoices(
     tally = Tally()
     now = utcnow()
     present, cmap = _with_customer(s, realm, records, "Invoice", fetch, tally)
-    kept = _changed(s, Invoice, realm, present, tally)
+    first_seen: set[str] = set()
+    kept = _changed(s, Invoice, realm, present, tally, first_seen)
     overlay = invoice_overlay(s, realm, kept)
     ids = _upsert_rows(
         s,
@@ -275,6 +292,9 @@ def invoices(
             for ln in r.lines
         ],
     )
+    if first_seen:
+        for hook in new_invoice_hooks:
+            hook(s, realm, [ids[q] for q in sorted(first_seen)])
     return tally
 
 

@@ -53,9 +53,7 @@ class Notification(Base):
     customer_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("customer.id", ondelete="CASCADE")
     )
-    user_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("portal_user.id", ondelete="CASCADE")
-    )
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("portal_user.id", ondelete="CASCADE"))
     subject: Mapped[str] = mapped_column(sa.String(80))  # what it is about: "invoice:12"
     period: Mapped[str] = mapped_column(sa.String(40))  # which time of it: "due-7", "2026-11"
     title: Mapped[str] = mapped_column(sa.String(200))

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.billing.models import Customer, Invoice
 from portal.config import Settings
 from portal.db import MONEY, utcnow
+from portal.notifications.jobs import ladder_draft, ladder_notices
+from portal.notifications.service import Draft
 from portal.overdue.ladder import OverdueState, OverdueStatus, open_overdue, state_for
 from portal.overdue.models import CustomerOverdue
 
@@ -51,20 +53,37 @@ def record_states(s: Session, settings: Settings, today: date) -> Counter[str]:
     rows = s.execute(sa.select(overdue.c.customer_id, overdue.c.oldest)).all()
     oldest: dict[int, date] = {customer_id: due for customer_id, due in rows}
     stored = {row.customer_id: row for row in s.scalars(sa.select(CustomerOverdue))}
+    notices: list[Draft | None] = []
     for customer_id, due in oldest.items():
         status = state_for(due, today, settings)
         if not status.overdue or status.since is None:
             continue
         counts[status.name.value] += 1
         row = stored.pop(customer_id, None)
+        old = row.state if row is not None else None
         if row is None:
             row = CustomerOverdue(customer_id=customer_id)
             s.add(row)
-        elif row.state != status.name.value:
+        if old != status.name.value:
             logger.info("customer %s is now %s", customer_id, status.name.value)
+            notices.append(
+                ladder_draft(
+                    customer_id,
+                    old,
+                    status.name,
+                    status.since,
+                    status.message,
+                    status.turn_off_date,
+                )
+            )
         row.state, row.since, row.updated_at = status.name.value, status.since, utcnow()
     for row in stored.values():  # paid up (or within the first days): current again
+        notices.append(
+            ladder_draft(row.customer_id, row.state, OverdueState.CURRENT, today, "", None)
+        )
         s.delete(row)
+    # The notices are written with the states, in this unit of work: once per step.
+    ladder_notices(s, notices)
     return counts
 
 

@@ -295,6 +295,8 @@ def test_worker_jobs_have_stable_ids_and_rescheduling_is_idempotent(app: Flask):
         "mail-send",
         "late-fees",
         "webhook-receipts-prune",
+        "notices-remind",
+        "notices-send",
     ]
     assert job_list(settings)[0].seconds == 300
     scheduler = BackgroundScheduler(timezone="UTC")
