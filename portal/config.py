@@ -23,6 +23,10 @@ class ConfigError(Exception):
     """A setting is missing or invalid; the message names the key."""
 
 
+QUIET_HOURS_RE = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+E164_RE = re.compile(r"\+[1-9]\d{6,14}")
+
+
 def _opt(default: Any, help: str, **rules: Any) -> Any:
     return field(default=default, metadata={"help": help, **rules})
 
@@ -105,6 +109,34 @@ class MailSettings:
     smtp_password: str = _opt("", "SMTP password.", secret=True)
     smtp_timeout_seconds: int = _opt(10, "Timeout of one SMTP call.", min=1, max=300)
     max_attempts: int = _opt(5, "Delivery attempts before a message is parked.", min=1, max=50)
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    """[sms] — text messages through Twilio (or the bundled sandbox)."""
+
+    account_sid: str = _opt("", "Twilio account SID; empty means SMS is off.")
+    auth_token: str = _opt("", "Twilio auth token; also verifies X-Twilio-Signature.", secret=True)
+    from_number: str = _opt("", "The number messages come from, E.164 (+15551234567).")
+    api_base_url: str = _opt("https://api.twilio.com", "Twilio's REST API base.", url=True)
+    timeout_seconds: int = _opt(10, "Timeout of one API call.", min=1, max=120)
+    max_attempts: int = _opt(5, "Sending attempts before a message is parked.", min=1, max=50)
+    quiet_hours_start: str = _opt("21:00", "No SMS from this time (company's zone, HH:MM).")
+    quiet_hours_end: str = _opt("08:00", "... until this time; equal to the start: no quiet hours.")
+    help_text: str = _opt(
+        "Billing notices. Reply STOP to unsubscribe, START to resubscribe. Msg&Data rates apply.",
+        "The answer to an SMS saying HELP.",
+        max_len=320,
+    )
+
+    def __post_init__(self) -> None:
+        for key in ("quiet_hours_start", "quiet_hours_end"):
+            if not QUIET_HOURS_RE.fullmatch(getattr(self, key)):
+                raise ConfigError(f"sms.{key}: a time of day as HH:MM (24-hour), such as 21:00")
+        if self.from_number and not E164_RE.fullmatch(self.from_number):
+            raise ConfigError("sms.from_number: an E.164 number such as +15551234567")
+        if self.account_sid and not (self.auth_token and self.from_number):
+            raise ConfigError("sms.auth_token and sms.from_number are required with account_sid")
 
 
 @dataclass(frozen=True)
@@ -296,6 +328,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
     quickbooks: QuickBooksSettings = field(default_factory=QuickBooksSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     authorizenet: AuthorizeNetSettings = field(default_factory=AuthorizeNetSettings)
@@ -331,6 +364,7 @@ _SECTION_TYPES = {
     "server": ServerSettings,
     "security": SecuritySettings,
     "mail": MailSettings,
+    "sms": SmsSettings,
     "quickbooks": QuickBooksSettings,
     "sync": SyncSettings,
     "authorizenet": AuthorizeNetSettings,
