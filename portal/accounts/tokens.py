@@ -92,13 +92,14 @@ def consume(s: Session, purpose: TokenPurpose, signed: str, lifetime: timedelta)
 
 
 def void_for_user(s: Session, user_id: int) -> None:
-    """End every outstanding reset link of a user: a new password makes older links stale."""
+    """End every outstanding reset and e-mail-change link of a user: a new password makes
+    links sent before it stale (one may have gone to whoever took the account)."""
     now = utcnow()
     s.execute(
         sa.update(AccountToken)
         .where(
             AccountToken.user_id == user_id,
-            AccountToken.purpose == TokenPurpose.RESET,
+            AccountToken.purpose.in_([TokenPurpose.RESET, TokenPurpose.EMAIL_CHANGE]),
             AccountToken.used_at.is_(None),
             AccountToken.expires_at > now,
         )

@@ -8,9 +8,10 @@ same delivery; an SMS whose answer was lost is looked up at Twilio before it is 
 
 from __future__ import annotations
 
+import email.policy
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from portal.billing.models import Invoice
 from portal.branding import brand
+from portal.clock import clock_of
 from portal.config import Settings
 from portal.db import utcnow
 from portal.ids import parse_id
@@ -55,7 +57,7 @@ def deliver_due(app: Flask, limit: int = 5000) -> DeliveryRun:
     sessions = app.extensions["portal.db"].sessions
     while limit > 0:
         with sessions() as s:
-            ids = _claim(s, min(BATCH, limit))
+            ids = _claim(s, min(BATCH, limit), clock_of(app)())
         if not ids:
             break
         limit -= len(ids)
@@ -65,10 +67,9 @@ def deliver_due(app: Flask, limit: int = 5000) -> DeliveryRun:
     return run
 
 
-def _claim(s: Session, count: int) -> list[int]:
+def _claim(s: Session, count: int, now: datetime) -> list[int]:
     """Take up to `count` due deliveries for this worker: each row is claimed by a
     compare-and-set on its next_attempt_at, committed before anything is sent."""
-    now = utcnow()
     due = list(
         s.execute(
             sa.select(Delivery.id, Delivery.next_attempt_at)
@@ -126,7 +127,7 @@ def _send_one(app: Flask, s: Session, delivery_id: int, run: DeliveryRun) -> Non
         _failed(app, row, str(exc), retry=bool(getattr(exc, "retryable", False)), run=run)
     else:
         row.status = DeliveryStatus.SENT
-        row.sent_at = utcnow()
+        row.sent_at = clock_of(app)()
         row.last_error = None
         run.sent += 1
     s.commit()
@@ -161,7 +162,7 @@ def _failed(app: Flask, row: Delivery, error: str, retry: bool, run: DeliveryRun
         run.failed += 1
         logger.error("notice delivery %s parked after %s attempts: %s", row.id, row.attempts, error)
     else:
-        row.next_attempt_at = utcnow() + timedelta(minutes=2 ** (row.attempts - 1))
+        row.next_attempt_at = clock_of(app)() + timedelta(minutes=2 ** (row.attempts - 1))
         run.retried += 1
         logger.warning("notice delivery %s not sent (attempt %s): %s", row.id, row.attempts, error)
 
@@ -203,7 +204,9 @@ def build_email(app: Flask, s: Session, row: Delivery, notice: Notification) -> 
         "logo_url": f"{public}/brand/logo?v={the_brand.version}" if the_brand.logo_href else None,
         "unsubscribe_url": stop_url,
     }
-    message = EmailMessage()
+    # Lines up to 998 characters (RFC 5322): a long List-Unsubscribe URL stays one plain
+    # header instead of being folded into encoded words that mail providers cannot read.
+    message = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
     message["From"] = settings.mail.sender
     message["To"] = row.destination
     message["Subject"] = notice.title

@@ -11,11 +11,13 @@ from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, cast
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import PortalUser
 from portal.billing.models import Customer
+from portal.clock import clock_of
 from portal.db import utcnow
 from portal.notifications.kinds import kind, parse_channels
 from portal.notifications.models import (
@@ -30,6 +32,11 @@ from portal.notifications.models import (
 logger = logging.getLogger(__name__)
 
 KEY_LENGTH = 160
+
+
+def app_now() -> datetime:
+    """The app's clock (tests move it) inside an app context, else the real one."""
+    return clock_of(current_app)() if has_app_context() else utcnow()
 
 
 @dataclass(frozen=True)
@@ -193,7 +200,7 @@ def notify_many(
 ) -> dict[str, int]:
     """Write each draft's notice and deliveries unless its key exists (in the caller's unit of
     work); the new notices' ids by key. A constant number of queries per 500 drafts."""
-    now = now or utcnow()
+    now = now or app_now()
     made: dict[str, int] = {}
     for start in range(0, len(drafts), CHUNK):
         chunk = drafts[start : start + CHUNK]

@@ -90,6 +90,7 @@ CUSTOMER = [
     Visit("set up an authenticator app", "/account/two-factor/app"),
     Visit("confirm it is you", "/account/confirm?next=/account"),
     Visit("passkeys", "/account/passkeys"),
+    Visit("change e-mail", "/account/email"),
     Visit("not found", "/no-such-page", status=404),
 ]
 
@@ -114,6 +115,7 @@ ADMIN_PAGES = [
     Visit("remove news?", "/admin/notices", _click("Remove")),
     Visit("disconnect quickbooks?", "/admin/quickbooks", _click("Disconnect")),
     Visit("branding", "/admin/branding"),
+    Visit("sign-in rules", "/admin/security"),
 ]
 
 # role → (login or None, pages)

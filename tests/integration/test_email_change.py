@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from portal import db
 from portal.accounts.models import AccountToken, LoginSession, PortalUser, TokenPurpose
 from portal.db import utcnow
-from tests.conftest import Mailbox, csrf_token, login, post_form
+from tests.conftest import PASSWORD, Mailbox, csrf_token, login, post_form
 
 PAGE = "/account/email"
 CHANGED = "The login e-mail of your"
@@ -239,3 +239,18 @@ def test_changing_the_e_mail_ends_reset_links_sent_to_the_old_address(
     ada_client.get(link_path(mailbox))
 
     assert app.test_client().get(reset).status_code == 400
+
+
+def test_a_password_change_voids_a_pending_e_mail_change_link(app, client, make_user, mailbox):
+    make_user("ada", email="ada@example.com")
+    login(client, "ada")
+    ask(client, "new@example.com")
+    path = link_path(mailbox)
+    new = "another-long-passphrase-77"
+    post_form(
+        client,
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": new, "confirm": new},
+        page="/account",
+    )
+    assert client.get(path).status_code == 400
