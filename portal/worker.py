@@ -17,6 +17,7 @@ from portal.config import Settings
 from portal.mail import deliver
 from portal.notifications.delivery import deliver_due
 from portal.notifications.jobs import reminders
+from portal.notifications.statements import statements
 from portal.overdue.jobs import hourly
 from portal.payments.jobs import recover_payments
 from sync import service
@@ -60,6 +61,7 @@ def job_list(settings: Settings) -> list[Job]:
         Job("late-fees", hourly, 3600),
         Job("webhook-receipts-prune", prune_webhook_receipts, 3600),
         Job("notices-remind", reminders, 3600),
+        Job("notices-statements", statements, 3600),
         Job("notices-send", deliver_due, 60),
     ]
 

@@ -154,15 +154,14 @@ class _Lookups:
                     phones[contact.customer_id] = (None, "the number replied STOP")
                 else:
                     phones[contact.customer_id] = (contact.phone, "")
-        user_email = {}
+        user_email: dict[int, str] = {}
         if users:
-            user_email = dict(
-                s.execute(
+            user_email = {
+                user_id: address
+                for user_id, address in s.execute(
                     sa.select(PortalUser.id, PortalUser.email).where(PortalUser.id.in_(users))
                 )
-                .tuples()
-                .all()
-            )
+            }
         return cls(prefs, emails, user_email, phones)
 
     def channels(self, d: Draft) -> tuple[Channel, ...]:

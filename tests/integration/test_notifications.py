@@ -25,12 +25,15 @@ from portal.notifications.models import (
     Notification,
     NotificationPreference,
     SmsContact,
+    StatementPreference,
 )
 from portal.notifications.service import Draft, notify, notify_many
+from portal.notifications.statements import period_before, statements
 from portal.overdue.jobs import hourly
 from sync import upsert
 from sync.models import RunStatus, SyncRun, SyncState
 from tests.conftest import Mailbox
+from tests.fonts import require_fonts
 
 ZONE = ZoneInfo("America/Los_Angeles")
 
@@ -351,3 +354,41 @@ def test_service_back_on_is_told_once_after_a_suspension(
 def test_a_draft_needs_someone_to_tell(app: Flask):
     with app.app_context(), db.transaction() as s, pytest.raises(ValueError):
         notify_many(s, [Draft(kind="news", subject="x", period="1", title="t", body="b")])
+
+
+def test_statements_go_on_the_statement_day_with_the_pdf_for_the_month_before(
+    app: Flask, company, make_customer, make_invoice, mailbox: Mailbox
+):
+    require_fonts()
+    ada = make_customer("Ada", email="ada@example.com")
+    bob = make_customer("Bob", email="bob@example.com")
+    quiet = make_customer("Quiet", email="quiet@example.com")
+    make_invoice(ada, "120.00", due=date(2026, 3, 30), txn=date(2026, 3, 2))
+    make_invoice(bob, "60.00", due=date(2026, 3, 30), txn=date(2026, 3, 2))
+    make_invoice(quiet, "10.00", balance="0", due=date(2025, 1, 1), txn=date(2025, 1, 1))
+    with app.app_context(), db.transaction() as s:
+        s.add(StatementPreference(customer_id=bob.id, frequency="quarterly"))
+
+    set_clock(app, local(date(2026, 3, 31), 12))
+    with app.app_context():
+        assert statements(app) == 0  # not the statement day
+    set_clock(app, local(date(2026, 4, 1), 12))
+    with app.app_context():
+        assert statements(app) == 2
+        assert statements(app) == 0
+        deliver_due(app)
+
+    by_to = {m["To"]: m for m in mailbox.messages()}
+    assert set(by_to) == {"ada@example.com", "bob@example.com"}
+    assert by_to["ada@example.com"]["Subject"] == "Your statement for March 2026"
+    assert by_to["bob@example.com"]["Subject"] == "Your statement for January to March 2026"
+    files = [p for p in by_to["ada@example.com"].walk() if p.get_filename()]
+    assert [f.get_filename() for f in files] == ["statement-2026-03-01-2026-03-31.pdf"]
+    assert files[0].get_payload(decode=True).startswith(b"%PDF")
+
+
+def test_a_quarterly_statement_waits_for_the_quarter(app: Flask) -> None:
+    assert period_before(date(2026, 5, 1), "quarterly") is None
+    assert period_before(date(2026, 1, 1), "quarterly") == (date(2025, 10, 1), date(2025, 12, 31))
+    assert period_before(date(2026, 1, 1), "monthly") == (date(2025, 12, 1), date(2025, 12, 31))
+    assert period_before(date(2026, 1, 1), "never") is None

@@ -296,6 +296,7 @@ def test_worker_jobs_have_stable_ids_and_rescheduling_is_idempotent(app: Flask):
         "late-fees",
         "webhook-receipts-prune",
         "notices-remind",
+        "notices-statements",
         "notices-send",
     ]
     assert job_list(settings)[0].seconds == 300
