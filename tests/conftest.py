@@ -256,6 +256,16 @@ def login(client: FlaskClient, identifier: str, password: str = PASSWORD) -> Any
     return response
 
 
+def text_of(message: Message) -> str:
+    """The plain-text body of a message, multipart or not."""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain" and not part.get_filename():
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode()
+    raise AssertionError("the message has no text part")
+
+
 class Mailbox:
     """The .eml files the mailbox backend wrote."""
 
@@ -268,11 +278,10 @@ class Mailbox:
         return [email.message_from_bytes(p.read_bytes()) for p in sorted(self.folder.glob("*.eml"))]
 
     def last_body(self) -> str:
+        """The text of the last message (its plain-text part when it has HTML too)."""
         messages = self.messages()
         assert messages, "no e-mail was sent"
-        payload = messages[-1].get_payload(decode=True)
-        assert isinstance(payload, bytes)
-        return payload.decode()
+        return text_of(messages[-1])
 
     def last_link(self) -> str:
         match = re.search(r"https?://\S+", self.last_body())

@@ -51,13 +51,14 @@ class DeliveryRun:
     retried: int = 0
 
 
-def deliver_due(app: Flask, limit: int = 5000) -> DeliveryRun:
-    """Send every delivery that is due (the worker runs this every minute)."""
+def deliver_due(app: Flask, limit: int = 5000, notice_ids: list[int] | None = None) -> DeliveryRun:
+    """Send every delivery that is due (the worker runs this every minute), or only those
+    of the given notices (right after the commit that wrote them)."""
     run = DeliveryRun()
     sessions = app.extensions["portal.db"].sessions
     while limit > 0:
         with sessions() as s:
-            ids = _claim(s, min(BATCH, limit), clock_of(app)())
+            ids = _claim(s, min(BATCH, limit), clock_of(app)(), notice_ids)
         if not ids:
             break
         limit -= len(ids)
@@ -67,17 +68,18 @@ def deliver_due(app: Flask, limit: int = 5000) -> DeliveryRun:
     return run
 
 
-def _claim(s: Session, count: int, now: datetime) -> list[int]:
+def _claim(s: Session, count: int, now: datetime, notice_ids: list[int] | None = None) -> list[int]:
     """Take up to `count` due deliveries for this worker: each row is claimed by a
     compare-and-set on its next_attempt_at, committed before anything is sent."""
-    due = list(
-        s.execute(
-            sa.select(Delivery.id, Delivery.next_attempt_at)
-            .where(Delivery.status == DeliveryStatus.QUEUED, Delivery.next_attempt_at <= now)
-            .order_by(Delivery.next_attempt_at, Delivery.id)
-            .limit(count)
-        ).all()
+    query = (
+        sa.select(Delivery.id, Delivery.next_attempt_at)
+        .where(Delivery.status == DeliveryStatus.QUEUED, Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(count)
     )
+    if notice_ids is not None:
+        query = query.where(Delivery.notification_id.in_(notice_ids))
+    due = list(s.execute(query).all())
     claimed = []
     for delivery_id, seen in due:
         result = s.execute(

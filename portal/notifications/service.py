@@ -11,14 +11,14 @@ from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, cast
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import PortalUser
 from portal.billing.models import Customer
 from portal.clock import clock_of
-from portal.db import utcnow
+from portal.db import after_commit, utcnow
 from portal.notifications.kinds import kind, parse_channels
 from portal.notifications.models import (
     Channel,
@@ -87,6 +87,7 @@ class Draft:
     context: dict[str, Any] = field(default_factory=dict)
     only: tuple[Channel, ...] | None = None  # overrides the preferences
     sms_to: str | None = None  # an unverified number (a verification code)
+    email_to: str | None = None  # another address than the customer's (the login that paid)
 
     @property
     def key(self) -> str:
@@ -176,6 +177,8 @@ class _Lookups:
         return chosen
 
     def email(self, d: Draft) -> str | None:
+        if d.email_to:
+            return d.email_to
         if d.customer_id is None:
             return self.user_email.get(d.user_id or 0)
         return self.customer_email.get(d.customer_id)
@@ -285,12 +288,16 @@ def notify(
     context: dict[str, Any] | None = None,
     only: Sequence[Channel] | None = None,
     sms_to: str | None = None,
+    email_to: str | None = None,
     quiet: QuietHours | None = None,
     now: datetime | None = None,
     mandatory: bool | None = None,  # accepted for clarity; the kind decides
+    send_now: bool = False,
 ) -> int | None:
     """Write one notice and its deliveries (see notify_many); its id, or None when a notice
-    with the same kind, audience, subject and period exists (then nothing is written)."""
+    with the same kind, audience, subject and period exists (then nothing is written).
+    `send_now`: try its deliveries as soon as the unit of work commits (a receipt, a code),
+    not only at the worker's next round; the worker still retries what fails."""
     draft = Draft(
         kind=kind_name,
         subject=subject,
@@ -303,8 +310,23 @@ def notify(
         context=context or {},
         only=tuple(only) if only is not None else None,
         sms_to=sms_to,
+        email_to=email_to,
     )
-    return notify_many(s, [draft], quiet, now).get(draft.key)
+    notice_id = notify_many(s, [draft], quiet, now).get(draft.key)
+    if notice_id is not None and send_now and has_app_context():
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        after_commit(s, lambda: _send_quietly(app, notice_id))
+    return notice_id
+
+
+def _send_quietly(app: Flask, notice_id: int) -> None:
+    # The unit of work committed: a failure here leaves the delivery to the worker.
+    from portal.notifications.delivery import deliver_due
+
+    try:
+        deliver_due(app, notice_ids=[notice_id])
+    except Exception:
+        logger.exception("notice %s stays queued after an unexpected error", notice_id)
 
 
 def unread_count(s: Session, customer_id: int) -> int:

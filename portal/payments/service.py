@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask import render_template
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -19,9 +20,10 @@ from portal import outbox
 from portal.accounts import alerts
 from portal.accounts.models import PortalUser
 from portal.billing.models import Customer, Invoice
+from portal.branding import brand
 from portal.db import commit, utcnow
 from portal.formatting import clock_time, day, money
-from portal.mail import queue_email
+from portal.notifications.service import notify
 from portal.payments import velocity
 from portal.payments.gateway import (
     ChargeRequest,
@@ -415,18 +417,24 @@ def _succeeded(s: Session, payment: Payment, result: ChargeResult) -> None:
 
 
 def _queue_receipt(s: Session, payment: Payment, customer: Customer) -> None:
-    """E-mail the receipt after the commit (to the login that paid, else the customer)."""
+    """The receipt, a notice that cannot be turned off: e-mailed after the commit (to the
+    login that paid, else the customer) and kept in the customer's notification centre."""
     user = s.get(PortalUser, payment.user_id) if payment.user_id else None
-    address = user.email if user else customer.email
-    if not address:
-        return
-    queue_email(
+    if not (user and user.email) and not customer.email:
+        return  # nobody to send it to (the payment page shows the receipt either way)
+    business = brand(s).name
+    notify(
         s,
-        address,
-        "Receipt for your payment to {business}",
-        "email/receipt.txt",
-        dedupe_key=f"receipt:{payment.id}",
-        payment=payment,
+        "receipt",
+        customer_id=customer.id,
+        subject=f"payment:{payment.id}",
+        period="receipt",
+        title=f"Receipt for your payment to {business}",
+        body=render_template("email/receipt.txt", payment=payment, business=business),
+        link=f"/payments/{payment.id}",
+        context={"button": "See the receipt"},
+        email_to=user.email if user else None,
+        send_now=True,
     )
 
 

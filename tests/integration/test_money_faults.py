@@ -27,6 +27,7 @@ from portal.billing.models import Invoice
 from portal.config import Settings, load_settings
 from portal.db import utcnow
 from portal.mail.models import OutboundEmail
+from portal.notifications.models import Delivery, Notification
 from portal.outbox import OutboxMessage, OutboxStatus
 from portal.overdue.fees import FeeRun, apply_late_fees
 from portal.overdue.models import LateFee
@@ -182,7 +183,8 @@ def test_16_simultaneous_posts_of_one_card_form_charge_once(app: Flask, sandboxe
     with sessions_of(app)() as s:
         [payment] = s.scalars(sa.select(Payment)).all()
         assert payment.state is PaymentState.SUCCEEDED
-        assert s.scalar(sa.select(sa.func.count()).select_from(OutboundEmail)) == 1
+        receipts = sa.select(sa.func.count()).select_from(Delivery).join(Notification)
+        assert s.scalar(receipts.where(Notification.kind == "receipt")) == 1  # one receipt
     assert balance_of(app, invoice.id) == invoice.balance - Decimal("20.00")
     assert len(outbox_rows(app)) == 1
     drain_until_quiet(app)
