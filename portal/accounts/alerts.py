@@ -1,18 +1,21 @@
 """Security e-mails nobody can turn off: a new password, a new payment method, a new device.
 
-Each is queued in the caller's unit of work and sent after its commit, like every e-mail.
+Each is a notice of the kind "security" (mandatory), written in the caller's unit of work and
+e-mailed right after its commit; the notices' worker retries one that failed.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 
-from flask import current_app, has_request_context, request
+from flask import current_app, has_request_context, render_template, request
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import PortalUser
+from portal.branding import brand
 from portal.db import utcnow
-from portal.mail import queue_email
+from portal.notifications.service import notify
 
 logger = logging.getLogger(__name__)
 
@@ -25,24 +28,42 @@ def this_device() -> tuple[str, str]:
 
 
 def _send(
-    s: Session, user: PortalUser, subject: str, what: str, device: tuple[str, str] | None = None
+    s: Session,
+    user: PortalUser,
+    subject: str,
+    what: str,
+    device: tuple[str, str] | None = None,
+    to: str | None = None,
 ) -> None:
-    if not user.email:
+    """A security notice to `user` (to `to` instead when given): through the notices, so it
+    is written with the change, sent right after the commit and retried if that fails."""
+    address = to or user.email
+    if not address:
         logger.info("security e-mail skipped: user %s has no address", user.id)
         return
-    user_agent, address = device or this_device()
+    user_agent, client = device or this_device()
     public_url = current_app.config["PORTAL_SETTINGS"].portal.public_url.rstrip("/")
-    queue_email(
-        s,
-        user.email,
-        subject,
+    business = brand(s).name
+    body = render_template(
         "email/security_alert.txt",
         user=user,
         what=what,
         when=utcnow(),
         user_agent=user_agent,
-        address=address,
+        address=client,
         reset_link=f"{public_url}/forgot-password",
+        business=business,
+    )
+    notify(
+        s,
+        "security",
+        user_id=user.id,
+        subject=subject[:80].replace("{business}", "").strip(),
+        period=f"{utcnow():%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}",  # every event is news
+        title=subject.replace("{business}", business),
+        body=body,
+        email_to=address,
+        send_now=True,
     )
 
 
@@ -105,17 +126,4 @@ def email_changed(s: Session, user: PortalUser, old_email: str) -> None:
     _send(s, user, subject, what)
     if not old_email or old_email.lower() == user.email.lower():
         return
-    user_agent, address = this_device()
-    public_url = current_app.config["PORTAL_SETTINGS"].portal.public_url.rstrip("/")
-    queue_email(
-        s,
-        old_email,
-        subject,
-        "email/security_alert.txt",
-        user=user,
-        what=what,
-        when=utcnow(),
-        user_agent=user_agent,
-        address=address,
-        reset_link=f"{public_url}/forgot-password",
-    )
+    _send(s, user, subject, what, to=old_email)

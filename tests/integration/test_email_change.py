@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from portal import db
 from portal.accounts.models import AccountToken, LoginSession, PortalUser, TokenPurpose
 from portal.db import utcnow
-from tests.conftest import PASSWORD, Mailbox, csrf_token, login, post_form
+from tests.conftest import PASSWORD, Mailbox, csrf_token, login, post_form, text_of
 
 PAGE = "/account/email"
 CHANGED = "The login e-mail of your"
@@ -42,9 +42,7 @@ def security_mails(mailbox: Mailbox) -> list[tuple[str, str]]:
     found = []
     for message in mailbox.messages():
         if CHANGED in message["Subject"]:
-            payload = message.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            found.append((message["To"], payload.decode()))
+            found.append((message["To"], text_of(message)))
     return found
 
 

@@ -18,7 +18,7 @@ from portal import db
 from portal.accounts.models import LoginSession, Passkey, PortalUser, RecoveryCode, Role
 from portal.config import Settings, load_settings
 from portal.db import utcnow
-from tests.conftest import PASSWORD, Mailbox, csrf_token, login, post_form, write_config
+from tests.conftest import PASSWORD, Mailbox, csrf_token, login, post_form, text_of, write_config
 from tests.softauthn import SoftAuthenticator, b64url
 
 HOST = "portal.example.com"
@@ -152,10 +152,7 @@ def test_the_first_passkey_turns_two_factor_on_and_shows_recovery_codes_once(
     sent = subjects(mailbox)
     assert sum("A passkey was added" in s for s in sent) == 2
     assert sum("Two-factor sign-in is on" in s for s in sent) == 1
-    assert 'named "Laptop"' in "".join(
-        m.get_payload(decode=True).decode()  # type: ignore[union-attr]
-        for m in mailbox.messages()
-    )
+    assert 'named "Laptop"' in "".join(text_of(m) for m in mailbox.messages())
 
 
 def test_removing_the_last_passkey_turns_two_factor_off_and_says_so(

@@ -16,7 +16,7 @@ from portal.app import create_app
 from portal.config import Settings
 from portal.formatting import device
 from portal.payments.fake import FakeGateway
-from tests.conftest import PASSWORD, Mailbox, csrf_token, login, post_form
+from tests.conftest import PASSWORD, Mailbox, csrf_token, login, post_form, text_of
 
 NEW = "violet-tram-sings-at-dusk"
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
@@ -37,11 +37,7 @@ def app(settings: Settings) -> Iterator[Flask]:  # the conftest app, with a fake
 
 def _security(mailbox: Mailbox, subject: str) -> list[str]:
     """Bodies of the e-mails sent so far whose subject mentions `subject`."""
-    return [
-        m.get_payload(decode=True).decode()  # type: ignore[union-attr]
-        for m in mailbox.messages()
-        if subject in str(m["Subject"])
-    ]
+    return [text_of(m) for m in mailbox.messages() if subject in str(m["Subject"])]
 
 
 def _browser(app: Flask, user_agent: str) -> FlaskClient:
