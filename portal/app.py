@@ -29,6 +29,7 @@ from portal.config import Settings, load_settings
 from portal.invoices.views import bp as invoices_bp
 from portal.mail.adapters import mailer_for
 from portal.notifications import jobs as notification_jobs
+from portal.notifications import views as notification_views
 from portal.notifications.phone_views import bp as phone_bp
 from portal.notifications.twilio_hooks import bp as sms_hooks_bp
 from portal.overdue.views import bp as overdue_bp
@@ -87,6 +88,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(webhooks_bp)  # signed by Intuit instead; no browser session involved
     if notification_jobs.new_invoices not in upsert.new_invoice_hooks:
         upsert.new_invoice_hooks.append(notification_jobs.new_invoices)
+    app.register_blueprint(notification_views.bp)
     app.register_blueprint(sms_hooks_bp)
     csrf.exempt(sms_hooks_bp)  # signed by Twilio (X-Twilio-Signature) instead
     app.register_blueprint(phone_bp)
@@ -94,6 +96,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     formatting.init_app(app)
     branding.init_app(app)
     preferences.init_app(app)
+    notification_views.init_app(app)  # the bell; one-click unsubscribe without CSRF
     return app
 
 
