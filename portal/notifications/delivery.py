@@ -35,6 +35,7 @@ from portal.notifications.models import (
     Notification,
     SmsContact,
 )
+from portal.notifications.sms import SmsError, SmsSender
 from portal.overdue.models import CustomerOverdue
 
 logger = logging.getLogger(__name__)
@@ -120,13 +121,10 @@ def _send_one(app: Flask, s: Session, delivery_id: int, run: DeliveryRun) -> Non
             raise ValueError(f"no adapter for {row.channel}")
     except MailDeliveryError as exc:
         _failed(app, row, str(exc), retry=True, run=run)
-    except Exception as exc:
-        if not _is_sms_error(exc):
-            raise
-        code = getattr(exc, "code", None)
-        if code == OPTED_OUT and notice.customer_id is not None:
+    except SmsError as exc:
+        if exc.code == OPTED_OUT and notice.customer_id is not None:
             _mark_opted_out(s, notice.customer_id)
-        _failed(app, row, str(exc), retry=bool(getattr(exc, "retryable", False)), run=run)
+        _failed(app, row, str(exc), retry=exc.retryable, run=run)
     else:
         row.status = DeliveryStatus.SENT
         row.sent_at = clock_of(app)()
@@ -254,23 +252,10 @@ def sms_text(notice: Notification, public_url: str) -> str:
     return text[:320]
 
 
-def _is_sms_error(exc: Exception) -> bool:
-    from portal.notifications.sms import SmsError  # the adapter imports twilio: only when used
-
-    return isinstance(exc, SmsError | SmsOff)
-
-
-class SmsOff(Exception):
-    """SMS is not configured here: the delivery fails for good."""
-
-    retryable = False
-    code = None
-
-
 def _send_sms(app: Flask, row: Delivery, notice: Notification) -> str:
-    sender = app.extensions.get("portal.sms")
+    sender: SmsSender | None = app.extensions.get("portal.sms")
     if sender is None:
-        raise SmsOff("SMS is not configured")
+        raise SmsError("SMS is not configured here", retryable=False)
     settings: Settings = app.config["PORTAL_SETTINGS"]
     public = settings.portal.public_url.rstrip("/")
     body = sms_text(notice, public)
