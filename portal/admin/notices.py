@@ -7,8 +7,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
-from wtforms import HiddenField, IntegerField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
 from portal import db
@@ -20,6 +21,7 @@ from portal.confirm import ask, confirmed
 from portal.db import utcnow
 from portal.forms import CleanText, CsrfOnly
 from portal.ids import parse_id
+from portal.notifications.service import Draft, notify_many
 
 bp = Blueprint("notices", __name__, url_prefix="/admin")
 
@@ -32,6 +34,7 @@ class NoticeForm(FlaskForm):
         "Show for (days, blank: until removed)",
         validators=[Optional(), NumberRange(min=1, max=365)],
     )
+    send = BooleanField("Also send it by e-mail or text, as each customer chose for news")
 
 
 def _customer(raw: str | None) -> Customer | None:
@@ -44,6 +47,28 @@ def _customer(raw: str | None) -> Customer | None:
     return customer
 
 
+def send_notice(s: Session, posted: Notice) -> int:
+    """Send news (to every active customer) or an alert (to its customer) through the
+    notices, in the unit of work that posts it; how many customers it goes to."""
+    if posted.customer_id is not None:
+        audience = [posted.customer_id]
+    else:
+        audience = list(s.scalars(sa.select(Customer.id).where(Customer.active)))
+    drafts = [
+        Draft(
+            kind="news",
+            customer_id=customer_id,
+            subject=f"notice:{posted.id}",
+            period="posted",
+            title=posted.title,
+            body=posted.body,
+            link="/",
+        )
+        for customer_id in audience
+    ]
+    return len(notify_many(s, drafts))
+
+
 @bp.route("/notices", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def notices() -> Response | tuple[str, int]:
@@ -52,16 +77,21 @@ def notices() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         expires = utcnow() + timedelta(days=form.days.data) if form.days.data else None
         with db.transaction() as s:
-            s.add(
-                Notice(
-                    customer_id=customer.id if customer else None,
-                    title=form.title.data or "",
-                    body=form.body.data or "",
-                    expires_at=expires,
-                    created_by=user().id,
-                )
+            posted = Notice(
+                customer_id=customer.id if customer else None,
+                title=form.title.data or "",
+                body=form.body.data or "",
+                expires_at=expires,
+                created_by=user().id,
             )
-        flash("Alert posted." if customer else "News posted to every customer.", "success")
+            s.add(posted)
+            s.flush()
+            sent = send_notice(s, posted) if form.send.data else 0
+        flash(
+            ("Alert posted." if customer else "News posted to every customer.")
+            + (f" Sending it to {sent} customer{'' if sent == 1 else 's'}." if sent else ""),
+            "success",
+        )
         return redirect(url_for("notices.notices"))
     current = list(
         db.session()

@@ -157,3 +157,42 @@ def test_an_overdue_customer_sees_the_alert_and_the_turn_off_date_until_paying(
         s.get(Invoice, invoice.id).balance = Decimal(0)
     page = client.get("/").get_data(as_text=True)
     assert 'data-testid="past-due"' not in page
+
+
+def test_news_sent_by_e_mail_goes_once_to_each_active_customer_as_they_chose(
+    app, make_customer, make_user, mailbox
+):
+    import sqlalchemy as sa
+
+    from portal import db
+    from portal.notifications.delivery import deliver_due
+    from portal.notifications.models import NotificationPreference
+
+    ada = make_customer("Ada", email="ada@example.com")
+    make_customer("Bob", email="bob@example.com")
+    make_customer("Gone", email="gone@example.com", active=False)
+    quiet = make_customer("Quiet", email="quiet@example.com")
+    with app.app_context(), db.transaction() as s:
+        s.add(NotificationPreference(customer_id=quiet.id, kind="news", channels=""))
+    make_user("boss", role=Role.ADMIN)
+    boss = app.test_client()
+    login(boss, "boss")
+    posted = post_form(
+        boss, "/admin/notices", {"title": "Office closed", "body": "Back Tuesday.", "send": "y"}
+    )
+    assert posted.status_code == 302
+    with app.app_context():
+        deliver_due(app)
+    assert sorted(m["To"] for m in mailbox.messages()) == ["ada@example.com", "bob@example.com"]
+    assert {m["Subject"] for m in mailbox.messages()} == {"Office closed"}
+    alert = post_form(
+        boss,
+        f"/admin/notices?customer={ada.id}",
+        {"customer_id": str(ada.id), "title": "Your meter", "body": "Reading due.", "send": "y"},
+        page=f"/admin/notices?customer={ada.id}",
+    )
+    assert alert.status_code == 302
+    with app.app_context():
+        deliver_due(app)
+        assert db.session().scalar(sa.text("SELECT count(*) FROM notification")) == 4
+    assert [m["Subject"] for m in mailbox.messages()].count("Your meter") == 1
