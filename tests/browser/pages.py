@@ -69,6 +69,7 @@ PUBLIC = [
     Visit("invitation", "/invite/{invite}"),
     Visit("link not valid", "/reset-password/not-a-token", status=400),
     Visit("not found", "/no-such-page", status=404),
+    Visit("unsubscribe link not valid", "/notifications/unsubscribe/not-a-token", status=400),
 ]
 
 CUSTOMER = [
@@ -92,6 +93,8 @@ CUSTOMER = [
     Visit("passkeys", "/account/passkeys"),
     Visit("change e-mail", "/account/email"),
     Visit("not found", "/no-such-page", status=404),
+    Visit("notifications", "/notifications"),
+    Visit("notification choices", "/notifications/preferences"),
 ]
 
 STAFF_PAGES = [
@@ -104,6 +107,8 @@ STAFF_PAGES = [
     Visit("preferences", "/account/preferences"),
     Visit("sessions", "/account/security"),
     Visit("two-factor", "/account/two-factor"),
+    Visit("notifications not delivered", "/admin/notifications"),
+    Visit("customer notifications", "/admin/customers/{customer}/notifications"),
 ]
 
 ADMIN_PAGES = [
