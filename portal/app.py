@@ -31,6 +31,7 @@ from portal.mail.adapters import mailer_for
 from portal.notifications import jobs as notification_jobs
 from portal.notifications import views as notification_views
 from portal.notifications.phone_views import bp as phone_bp
+from portal.notifications.sms import sms_sender_for
 from portal.notifications.twilio_hooks import bp as sms_hooks_bp
 from portal.overdue.views import bp as overdue_bp
 from portal.payments.authorizenet import AuthorizeNetGateway
@@ -68,6 +69,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     gateway = app.config.get("GATEWAY") or _gateway_for(settings)
     if gateway is not None:
         app.extensions["portal.gateway"] = gateway
+    sms = app.config.get("SMS") or sms_sender_for(settings)
+    if sms is not None:  # without [sms] settings, SMS is off
+        app.extensions["portal.sms"] = sms
 
     ids.init_app(app)  # before the blueprints: their `<int:...>` rules use it
     # Their routes hang on the accounts blueprint, so they are imported before it registers.
