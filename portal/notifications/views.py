@@ -5,9 +5,7 @@ that show a customer's notices and the deliveries that kept failing."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import sqlalchemy as sa
 from flask import (
@@ -24,10 +22,8 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
-from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from portal import db
@@ -36,16 +32,14 @@ from portal.auth import customer_required, roles_required, user
 from portal.billing.models import Customer
 from portal.forms import CsrfOnly
 from portal.ids import parse_id
+from portal.notifications import choices
 from portal.notifications import unsubscribe as links
-from portal.notifications.kinds import KINDS, Kind, choosable, parse_channels
+from portal.notifications.kinds import KINDS, Kind, choosable
 from portal.notifications.models import (
     Delivery,
     DeliveryStatus,
     Notification,
-    NotificationPreference,
-    NotificationSetting,
     SmsContact,
-    StatementPreference,
 )
 from portal.notifications.service import app_now
 from portal.redirects import same_site_path
@@ -57,14 +51,6 @@ bp = Blueprint("notifications", __name__)
 PER_PAGE = 25
 # A verification code is for the phone it went to: it is not news for the centre or the bell.
 NOT_IN_CENTRE = ("phone_code",)
-# A radio button's value → the channels stored ("" is off).
-CHOICES = {"off": "", "email": "email", "sms": "sms", "both": "email,sms"}
-CHOICE_LABELS = {"off": "Off", "email": "E-mail", "sms": "SMS", "both": "E-mail and SMS"}
-FREQUENCIES = {
-    "monthly": "Every month",
-    "quarterly": "Every three months",
-    "never": "Never",
-}
 View = str | Response | tuple[str, int]
 
 
@@ -181,127 +167,22 @@ def notification_count() -> int | None:
 # ---- the customer's choices -----------------------------------------------------------------
 
 
-def _token(channels: Sequence[str]) -> str:
-    names = set(channels)
-    if names == {"email", "sms"}:
-        return "both"
-    return next(iter(names)) if names else "off"
-
-
-@dataclass(frozen=True)
-class Choices:
-    """What a customer chose: a radio value per kind, the statements' frequency, paperless."""
-
-    kinds: dict[str, str]
-    frequency: str = "monthly"
-    paperless: bool = True
-
-
-def load_choices(s: Session, customer_id: int) -> Choices:
-    """The customer's choices, each kind's default where they made none."""
-    stored = {
-        row.kind: row.channels
-        for row in s.scalars(
-            sa.select(NotificationPreference).where(
-                NotificationPreference.customer_id == customer_id
-            )
-        )
-    }
-    kinds = {}
-    for k in choosable():
-        chosen = parse_channels(stored[k.name]) if k.name in stored else k.default
-        if not chosen and k.mandatory:
-            chosen = k.default
-        kinds[k.name] = _token([c.value for c in chosen])
-    statement = s.get(StatementPreference, customer_id)
-    if statement is None:
-        return Choices(kinds)
-    return Choices(kinds, statement.frequency, statement.paperless)
-
-
-def read_choices(form: MultiDict[str, str], current: Choices, sms_ok: bool) -> Choices:
-    """The choices a form sent; ValueError with every mistake. A kind left out (its checked
-    button was disabled: SMS without a number) keeps what it was."""
-    known = {k.name: k for k in choosable()}
-    errors: list[str] = []
-    kinds = dict(current.kinds)
-    for key in form:
-        if not key.startswith("kind-"):
-            continue
-        name, values = key.removeprefix("kind-"), form.getlist(key)
-        k = known.get(name)
-        if k is None:
-            errors.append(f"There is no kind of notice called \u201c{name[:40]}\u201d.")
-            continue
-        if len(values) != 1 or values[0] not in CHOICES:
-            errors.append(f"{k.label}: choose off, e-mail, SMS, or e-mail and SMS.")
-            continue
-        value = values[0]
-        if value == "off" and k.mandatory:
-            errors.append(f"{k.label}: always sent, so it cannot be turned off.")
-        elif "sms" in CHOICES[value] and not sms_ok and value != current.kinds.get(name):
-            errors.append(f"{k.label}: SMS needs a verified mobile number that takes our texts.")
-        else:
-            kinds[name] = value
-    frequency = form.get("frequency", "")
-    if len(form.getlist("frequency")) != 1 or frequency not in FREQUENCIES:
-        errors.append("Statements: choose every month, every three months or never.")
-    if errors:
-        raise ValueError(*errors)
-    return Choices(kinds, frequency, "paperless" in form)
-
-
-def _upsert(s: Session, model: type[Any], rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """INSERT … ON CONFLICT DO UPDATE: two saves at once both land, neither fails."""
-    if not rows:
-        return
-    table = cast(sa.Table, model.__table__)
-    maker = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = maker(table)
-    changed = {c: statement.excluded[c] for c in rows[0] if c not in keys}
-    s.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed), rows)
-
-
-def save_choices(s: Session, customer_id: int, chosen: Choices) -> None:
-    """Store the customer's choices (in the caller's unit of work)."""
-    now = app_now()
-    rows = [
-        {"customer_id": customer_id, "kind": name, "channels": CHOICES[value], "updated_at": now}
-        for name, value in chosen.kinds.items()
-    ]
-    _upsert(s, NotificationPreference, rows, ["customer_id", "kind"])
-    statement = {
-        "customer_id": customer_id,
-        "frequency": chosen.frequency,
-        "paperless": chosen.paperless,
-        "updated_at": now,
-    }
-    _upsert(s, StatementPreference, [statement], ["customer_id"])
-
-
-def _sms_state(contact: SmsContact | None) -> str:
-    """ "ok", "none" (no verified number) or "stopped" (the number replied STOP)."""
-    if contact is None or contact.verified_at is None:
-        return "none"
-    return "stopped" if contact.opted_out_at is not None else "ok"
-
-
 @bp.route("/notifications/preferences", methods=["GET", "POST"])
 @customer_required
 def preferences() -> View:
     s, customer_id = db.session(), _customer_id()
-    current = load_choices(s, customer_id)
-    sms = _sms_state(s.get(SmsContact, customer_id))
+    current = choices.load_choices(s, customer_id)
+    sms = choices.sms_state(s.get(SmsContact, customer_id))
     form = CsrfOnly()
     errors: list[str] = []
     if request.method == "POST":
         try:
-            chosen = read_choices(request.form, current, sms == "ok")
+            chosen = choices.read_choices(request.form, current, sms == "ok")
         except ValueError as exc:
             errors = [str(e) for e in exc.args]
         else:
             with db.transaction() as s:
-                save_choices(s, customer_id, chosen)
+                choices.save_choices(s, customer_id, chosen, app_now())
             flash("Notification choices saved.", "success")
             return redirect(url_for("notifications.preferences"))
     phone_page = "phone.edit" in current_app.view_functions
@@ -310,8 +191,8 @@ def preferences() -> View:
         form=form,
         kinds=choosable(),
         chosen=current,
-        choices=CHOICE_LABELS,
-        frequencies=FREQUENCIES,
+        choices=choices.CHOICE_LABELS,
+        frequencies=choices.FREQUENCIES,
         sms=sms,
         phone_url=url_for("phone.edit") if phone_page else None,
         errors=errors,
@@ -383,9 +264,9 @@ def staff_customer(customer_id: int) -> str:
         "notifications/staff_customer.html",
         customer=customer,
         kinds=choosable(),
-        chosen=load_choices(s, customer_id),
-        choices=CHOICE_LABELS,
-        frequencies=FREQUENCIES,
+        chosen=choices.load_choices(s, customer_id),
+        choices=choices.CHOICE_LABELS,
+        frequencies=choices.FREQUENCIES,
         contact=s.get(SmsContact, customer_id),
         notices=notices,
         total=total,
@@ -407,11 +288,10 @@ def staff_deliveries() -> str:
         .order_by(Delivery.updated_at.desc(), Delivery.id.desc())
         .limit(100)
     ).all()
-    setting = s.get(NotificationSetting, 1)
     return render_template(
         "notifications/staff_deliveries.html",
         rows=rows,
-        skip_new_invoice=bool(setting and setting.skip_new_invoice),
+        skip_new_invoice=choices.skip_new_invoices(s),
         form=CsrfOnly(),
         mask_phone=mask_phone,
     )
@@ -446,8 +326,7 @@ def staff_settings() -> Response:
         abort(400)
     skip = values == ["yes"]
     with db.transaction() as s:
-        row = {"id": 1, "skip_new_invoice": skip, "updated_at": app_now()}
-        _upsert(s, NotificationSetting, [row], ["id"])
+        choices.set_skip_new_invoices(s, skip, app_now())
     flash(
         "New-invoice notices are not sent: QuickBooks e-mails invoices."
         if skip
