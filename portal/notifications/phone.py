@@ -14,9 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from portal.accounts.factors import six_digits
-from portal.db import utcnow
 from portal.notifications.models import Channel, Notification, SmsContact
-from portal.notifications.service import notify
+from portal.notifications.service import app_now, notify
 from portal.notifications.sms import normalize_phone
 
 LIFETIME = timedelta(minutes=10)
@@ -59,7 +58,7 @@ def request_code(s: Session, customer_id: int, raw_phone: str, now: datetime | N
         phone = normalize_phone(raw_phone)
     except ValueError as exc:
         raise PhoneError(str(exc)) from None
-    now = now or utcnow()
+    now = now or app_now()
     sent = list(
         s.scalars(
             sa.select(Notification.created_at)
@@ -99,6 +98,7 @@ def request_code(s: Session, customer_id: int, raw_phone: str, now: datetime | N
         sms_to=phone,
         mandatory=True,
         now=now,
+        send_now=True,  # the person is waiting for it: texted right after the commit
     )
     return phone
 
@@ -111,7 +111,7 @@ def confirm_code(
     code = six_digits(raw_code)
     if code is None:
         return Outcome.MALFORMED
-    now = now or utcnow()
+    now = now or app_now()
     row = s.get(SmsContact, customer_id, with_for_update=True)
     if (
         row is None
@@ -152,7 +152,7 @@ def tries_left(s: Session, customer_id: int) -> int:
 
 def code_waiting(row: SmsContact | None, now: datetime | None = None) -> bool:
     """Whether a code sent to this customer can still be typed."""
-    now = now or utcnow()
+    now = now or app_now()
     return bool(
         row is not None
         and row.code_hash
