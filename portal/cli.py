@@ -359,6 +359,13 @@ def run(host: str | None, port: int | None, workers: int | None) -> None:
     help="Port of the bundled Authorize.Net sandbox.",
 )
 @click.option(
+    "--sms-port",
+    type=int,
+    default=8767,
+    show_default=True,
+    help="Port of the bundled Twilio (SMS) sandbox.",
+)
+@click.option(
     "--customers",
     type=int,
     default=40,
@@ -373,7 +380,13 @@ def run(host: str | None, port: int | None, workers: int | None) -> None:
     help="Invoices seeded into a new sandbox company.",
 )
 def demo(
-    host: str, port: int, qbo_port: int, anet_port: int, customers: int, invoices: int
+    host: str,
+    port: int,
+    qbo_port: int,
+    anet_port: int,
+    sms_port: int,
+    customers: int,
+    invoices: int,
 ) -> None:
     """Run the whole product on the bundled sandboxes, with demo data and logins."""
     # start-up cost: the scheduler, the dev server and alembic load only for the demo
@@ -387,7 +400,10 @@ def demo(
     upgrade(base.sqlalchemy_url)
     sandbox = demo_env.start_sandbox(base, qbo_port, customers, invoices)
     anet = demo_env.start_anet(anet_port, base)
-    settings = demo_env.sandbox_settings(base, sandbox, anet, public_url=f"http://{host}:{port}")
+    twilio = demo_env.start_twilio(sms_port, base)
+    settings = demo_env.sandbox_settings(
+        base, sandbox, anet, public_url=f"http://{host}:{port}", twilio=twilio
+    )
     app = _app(settings)
     with app.app_context():
         realm = demo_env.connect(app, settings)
@@ -399,6 +415,8 @@ def demo(
     sandbox.state.webhooks.configure(
         f"http://{host}:{port}/webhooks/quickbooks", demo_env.DEMO_VERIFIER
     )
+    # Texts sent to the portal's number (STOP, START, HELP) reach it as Twilio's would.
+    twilio.state.set_inbound_url(f"http://{host}:{port}/webhooks/twilio/inbound")
     scheduler = BackgroundScheduler(timezone="UTC")
     schedule(scheduler, app)
     scheduler.start()
@@ -413,6 +431,10 @@ def demo(
     click.echo(
         f"  Authorize.Net sandbox: {anet.base_url}  (test card 4111 1111 1111 1111, "
         "any future expiry; ZIP 46282 declines)"
+    )
+    click.echo(
+        f"  Twilio (SMS) sandbox: {twilio.base_url}  (texts sent: "
+        f"{twilio.base_url}/_sandbox/messages)"
     )
     for login, owner in logins:
         click.echo(
@@ -433,6 +455,7 @@ def demo(
         scheduler.shutdown(wait=False)
         sandbox.stop()
         anet.stop()
+        twilio.stop()
 
 
 @main.command("reconcile")

@@ -29,6 +29,7 @@ from portal.config import OverdueSettings, Settings
 from portal.overdue.ladder import OverdueState, state_for
 from sandbox.authorizenet import AnetSandbox, AnetState
 from sandbox.qbo import QboSandbox, SandboxState, seed_company
+from sandbox.twilio import TwilioSandbox
 from sync.quickbooks.connection import authorization_url, connected_realms
 from sync.quickbooks.connection import connect as store
 
@@ -39,6 +40,7 @@ DEMO_CLIENT = ("demo-portal-client", "demo-portal-secret")
 DEMO_VERIFIER = "demo-webhook-verifier"
 QBO_STATE_FILE = "qbo-sandbox.json"
 ANET_STATE_FILE = "anet-sandbox.json"
+TWILIO_STATE_FILE = "twilio-sandbox.json"
 
 
 @dataclass(frozen=True)
@@ -100,11 +102,19 @@ def start_anet(port: int, settings: Settings | None = None) -> AnetSandbox:
     return AnetSandbox(AnetState(), port=port, state_file=state_file).start()
 
 
+def start_twilio(port: int, settings: Settings | None = None) -> TwilioSandbox:
+    """The Twilio (SMS) sandbox on loopback; its messages kept in the instance folder when
+    settings are given (as `portal demo` does)."""
+    state_file = settings.instance / TWILIO_STATE_FILE if settings else None
+    return TwilioSandbox(port=port, state_file=state_file).start()
+
+
 def sandbox_settings(
     settings: Settings,
     sandbox: QboSandbox,
     anet: AnetSandbox | None = None,
     public_url: str | None = None,
+    twilio: TwilioSandbox | None = None,
 ) -> Settings:
     """Settings pointing the portal's adapters at the sandboxes: only URLs differ. Links in
     e-mails and the OAuth callback use `public_url` when given (where `portal demo` serves)."""
@@ -124,6 +134,16 @@ def sandbox_settings(
     # The demo shows the whole policy at work: a flat fee ten days after the due date.
     fees = dataclasses.replace(settings.late_fees, enabled=True)
     settings = dataclasses.replace(settings, portal=portal, quickbooks=qbo, late_fees=fees)
+    if twilio is not None:
+        sms = dataclasses.replace(
+            settings.sms,
+            account_sid=twilio.state.account_sid,
+            auth_token=twilio.state.auth_token,
+            from_number=twilio.state.from_number,
+            api_base_url=twilio.base_url,
+            timeout_seconds=10,
+        )
+        settings = dataclasses.replace(settings, sms=sms)
     if anet is None:
         return settings
     gateway = dataclasses.replace(

@@ -167,7 +167,7 @@ def test_portal_demo_links_and_oauth_callback_use_its_port_and_a_restart_continu
         "werkzeug.serving.run_simple", lambda host, port, app, **_: served.append(app)
     )
     port = free_port()
-    args = ["demo", "--port", str(port), "--qbo-port", "0", "--anet-port", "0"]
+    args = ["demo", "--port", str(port), "--qbo-port", "0", "--anet-port", "0", "--sms-port", "0"]
     args += ["--customers", "5", "--invoices", "40"]
     try:
         first = CliRunner().invoke(main, args)
@@ -183,8 +183,13 @@ def test_portal_demo_links_and_oauth_callback_use_its_port_and_a_restart_continu
             .last_link()
             .startswith(f"http://127.0.0.1:{port}/reset-password/")
         )
-        for name in (demo_env.QBO_STATE_FILE, demo_env.ANET_STATE_FILE):
+        for name in (
+            demo_env.QBO_STATE_FILE,
+            demo_env.ANET_STATE_FILE,
+            demo_env.TWILIO_STATE_FILE,
+        ):
             assert (tmp_path / name).exists()
+        assert "portal.sms" in app.extensions  # texts go through the Twilio sandbox
 
         # started again: the same company, and the tokens it was connected with still work
         second = CliRunner().invoke(main, args)
