@@ -278,6 +278,7 @@ def test_sms_choices_wait_for_a_verified_number_and_a_stop_is_explained(
     page = client.get(CHOICES).get_data(as_text=True)
     assert re.search(r'name="kind-news" value="sms" disabled', page)
     assert 'data-testid="sms-none"' in page
+    assert 'href="/account/phone"' in page  # where a number is added and verified
     refused = post_form(client, CHOICES, {"kind-news": "sms", "frequency": "monthly"})
     assert refused.status_code == 400 and stored(app, ada.id) == {}
     verified_phone(app, ada.id, stopped=True)
