@@ -20,7 +20,12 @@ from werkzeug.wrappers import Response
 from portal.config import LoggingSettings
 
 # Paths whose last segment is a secret (routes taking a `token`; a test keeps this complete).
-TOKEN_PATHS = ("/reset-password/", "/invite/", "/account/email/confirm/")
+TOKEN_PATHS = (
+    "/reset-password/",
+    "/invite/",
+    "/account/email/confirm/",
+    "/notifications/unsubscribe/",
+)
 # Query parameters that carry a secret (the OAuth callback's code and state among them).
 SECRET_PARAMS = (
     "token",

@@ -191,12 +191,19 @@ MISSING_ID = str(2**31 - 1)  # a well-formed id that names nothing
 
 STAFF_BLUEPRINTS = ("admin", "admin_payments", "notices", "quickbooks", "branding", "overdue")
 ANY_LOGIN_BLUEPRINTS = ("accounts",)  # pages every login has (its own sessions)
+# Blueprints with customer pages and staff pages (those under /admin) side by side.
+MIXED_BLUEPRINTS = ("notifications",)
 
 
-def _id_routes(app: Flask, blueprints: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(rule, method) of every route of these blueprints with an id in its path."""
+def _id_routes(
+    app: Flask, blueprints: tuple[str, ...], staff: bool | None = None
+) -> list[tuple[str, str]]:
+    """(rule, method) of every route of these blueprints with an id in its path (only the
+    staff ones, or only the others, when `staff` says)."""
     routes = []
     for rule in app.url_map.iter_rules():
+        if staff is not None and rule.rule.startswith("/admin") != staff:
+            continue
         if rule.endpoint.split(".")[0] in blueprints and "<int:" in rule.rule:
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 routes.append((rule.rule, method))
@@ -225,6 +232,8 @@ def test_every_id_route_is_walked(app: Flask):
     walked = [
         *_id_routes(app, CUSTOMER_BLUEPRINTS + ANY_LOGIN_BLUEPRINTS),
         *_id_routes(app, STAFF_BLUEPRINTS),
+        *_id_routes(app, MIXED_BLUEPRINTS, staff=False),
+        *_id_routes(app, MIXED_BLUEPRINTS, staff=True),
     ]
     assert len(walked) == len(_id_routes(app, tuple(everything)))
     assert len(_id_routes(app, CUSTOMER_BLUEPRINTS)) >= 5
@@ -236,6 +245,7 @@ def test_customer_routes_answer_404_for_ids_no_row_can_have(
     make_user("ada")
     login(client, "ada")
     routes = _id_routes(app, CUSTOMER_BLUEPRINTS + ANY_LOGIN_BLUEPRINTS)
+    routes += _id_routes(app, MIXED_BLUEPRINTS, staff=False)
     assert _walk(client, routes, [*BAD_IDS, MISSING_ID]) == []
 
 
@@ -244,7 +254,8 @@ def test_staff_routes_answer_404_for_ids_no_row_can_have(
 ):
     make_user("boss", role=Role.ADMIN)
     login(client, "boss")
-    assert _walk(client, _id_routes(app, STAFF_BLUEPRINTS), [*BAD_IDS, MISSING_ID]) == []
+    routes = _id_routes(app, STAFF_BLUEPRINTS) + _id_routes(app, MIXED_BLUEPRINTS, staff=True)
+    assert _walk(client, routes, [*BAD_IDS, MISSING_ID]) == []
 
 
 def test_an_id_route_still_finds_its_row(app: Flask, client: FlaskClient, make_user):
