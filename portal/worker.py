@@ -17,6 +17,7 @@ from portal.config import Settings
 from portal.mail import deliver
 from portal.notifications.delivery import deliver_due
 from portal.notifications.jobs import reminders
+from portal.notifications.sms_status import check_sent
 from portal.notifications.statements import statements
 from portal.overdue.jobs import hourly
 from portal.payments.jobs import recover_payments
@@ -63,6 +64,7 @@ def job_list(settings: Settings) -> list[Job]:
         Job("notices-remind", reminders, 3600),
         Job("notices-statements", statements, 3600),
         Job("notices-send", deliver_due, 60),
+        Job("notices-sms-status", check_sent, 900),
     ]
 
 

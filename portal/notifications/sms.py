@@ -55,6 +55,10 @@ class SmsSender(Protocol):
         """The id of a message with `body` already sent to `to` since `since`, if any."""
         ...
 
+    def status(self, sid: str) -> tuple[str, int | None]:
+        """Twilio's status of a message ("delivered", "failed"...) and its error code."""
+        ...
+
 
 class TwilioSms:
     """SmsSender over Twilio's REST API (or the bundled sandbox: only the base URL differs)."""
@@ -102,6 +106,18 @@ class TwilioSms:
         except Exception as exc:
             raise _mapped(exc, "look up") from exc
         return None
+
+    def status(self, sid: str) -> tuple[str, int | None]:
+        return _status(self._client, sid)
+
+
+def _status(client: Client, sid: str) -> tuple[str, int | None]:
+    try:
+        message = client.api.v2010.account.messages(sid).fetch()
+    except Exception as exc:
+        raise _mapped(exc, "look up") from exc
+    code = message.error_code
+    return str(message.status), int(code) if code is not None else None
 
 
 def _mapped(exc: Exception, doing: str) -> Exception:

@@ -16,7 +16,8 @@ from werkzeug.datastructures import MultiDict
 from portal import db
 from portal.config import Settings
 from portal.db import utcnow
-from portal.notifications.models import Channel, Delivery, DeliveryStatus, SmsContact
+from portal.notifications import sms_status
+from portal.notifications.models import SmsContact
 
 logger = logging.getLogger(__name__)
 
@@ -28,20 +29,6 @@ STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT
 START_WORDS = frozenset({"START", "YES", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-
-# Twilio's MessageStatus → ours, and the states each may replace (callbacks can come out of
-# order; a final state is never replaced, so a late "sent" after "delivered" changes nothing).
-_TARGET = {
-    "sent": DeliveryStatus.SENT,
-    "delivered": DeliveryStatus.DELIVERED,
-    "undelivered": DeliveryStatus.FAILED,
-    "failed": DeliveryStatus.FAILED,
-}
-_REPLACES = {
-    DeliveryStatus.SENT: (DeliveryStatus.QUEUED,),
-    DeliveryStatus.DELIVERED: (DeliveryStatus.QUEUED, DeliveryStatus.SENT),
-    DeliveryStatus.FAILED: (DeliveryStatus.QUEUED, DeliveryStatus.SENT),
-}
 
 
 def _settings() -> Settings:
@@ -77,24 +64,8 @@ def status() -> Response:
     if isinstance(form, Response):
         return form
     sid, reported = form.get("MessageSid", ""), form.get("MessageStatus", "")
-    target = _TARGET.get(reported)
-    if not sid or target is None:
-        return Response(status=204)  # queued, sending, accepted...: nothing to record
-    values: dict[str, object] = {"status": target, "updated_at": utcnow()}
-    if target is DeliveryStatus.FAILED:
-        values["last_error"] = f"ErrorCode {form.get('ErrorCode') or 'unknown'} ({reported})"
     with db.transaction() as s:
-        # One compare-and-set: a repeated or late callback matches no row and changes nothing.
-        changed = s.execute(
-            sa.update(Delivery)
-            .where(
-                Delivery.provider_id == sid,
-                Delivery.channel == Channel.SMS,
-                Delivery.status.in_(_REPLACES[target]),
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
+        changed = sms_status.record(s, sid, reported, form.get("ErrorCode"))
     logger.info("SMS %s reported %s (%s row(s) moved)", sid, reported, changed)
     return Response(status=204)
 

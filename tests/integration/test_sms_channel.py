@@ -35,6 +35,7 @@ from portal.notifications.models import (
 )
 from portal.notifications.service import notify
 from portal.notifications.sms import SmsError, TwilioSms, normalize_phone, sms_sender_for
+from portal.notifications.sms_status import check_sent
 from sandbox.twilio import TwilioSandbox
 from tests.conftest import login, post_form, write_config
 
@@ -744,3 +745,29 @@ def test_the_page_says_when_sms_is_off(
     make_user("ada")
     login(client, "ada")
     assert 'data-testid="sms-off"' in client.get("/account/phone").get_data(as_text=True)
+
+
+def test_a_lost_status_callback_is_made_up_for_by_asking_twilio(
+    served: Flask, make_customer: Callable[..., Customer], twilio_sandbox: TwilioSandbox
+) -> None:
+    customer = make_customer()
+    twilio_sandbox.state.set_number(PHONE, "unreachable")
+    settings = served.config["PORTAL_SETTINGS"]
+    delivered_sid = TwilioSms(settings.sms).send(OTHER_PHONE, "Hi", None)  # no callback at all
+    failed_sid = TwilioSms(settings.sms).send(PHONE, "Hi", None)
+    twilio_sandbox.state.advance()  # Twilio moves both on; nobody tells the portal
+    delivered = make_delivery(served, customer, delivered_sid)
+    failed = make_delivery(served, customer, failed_sid)
+    with served.app_context(), db.transaction() as s:
+        s.execute(sa.update(Delivery).values(sent_at=utcnow() - timedelta(minutes=5)))
+    with served.app_context():
+        assert check_sent(served) == 0  # too recent: a callback may still come
+    with served.app_context(), db.transaction() as s:
+        s.execute(sa.update(Delivery).values(sent_at=utcnow() - timedelta(minutes=20)))
+    with served.app_context():
+        assert check_sent(served) == 2
+        assert check_sent(served) == 0  # nothing left to ask about
+    assert delivery(served, delivered).status is DeliveryStatus.DELIVERED
+    row = delivery(served, failed)
+    assert row.status is DeliveryStatus.FAILED
+    assert row.last_error == "ErrorCode 30003 (undelivered)"

@@ -298,6 +298,7 @@ def test_worker_jobs_have_stable_ids_and_rescheduling_is_idempotent(app: Flask):
         "notices-remind",
         "notices-statements",
         "notices-send",
+        "notices-sms-status",
     ]
     assert job_list(settings)[0].seconds == 300
     scheduler = BackgroundScheduler(timezone="UTC")
