@@ -19,6 +19,7 @@ from portal.notifications.jobs import reminders
 from sandbox.twilio import TwilioSandbox
 from tests.browser.test_account_flows import log_in
 from tests.conftest import PASSWORD, Mailbox, write_config
+from tests.twilio import sms_section, texts_to
 
 PHONE = "+14155550123"
 NOON = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)  # no SMS quiet hours at noon (UTC company)
@@ -33,24 +34,8 @@ def twilio() -> Iterator[TwilioSandbox]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, twilio: TwilioSandbox) -> Settings:
-    state = twilio.state
-    sms = {
-        "account_sid": state.account_sid,
-        "auth_token": state.auth_token,
-        "from_number": state.from_number,
-        "api_base_url": twilio.base_url,
-        "timeout_seconds": 5,
-    }
-    return load_settings(write_config(tmp_path, database_url, sms=sms), environ={})
-
-
-def texts_to(twilio: TwilioSandbox, phone: str) -> list[str]:
-    with twilio.state.lock:
-        return [
-            m.body
-            for m in twilio.state.messages.values()
-            if m.to == phone and m.direction == "outbound-api"
-        ]
+    config = write_config(tmp_path, database_url, sms=sms_section(twilio))
+    return load_settings(config, environ={})
 
 
 def test_a_customer_chooses_sms_and_the_next_reminder_comes_only_by_text(

@@ -18,7 +18,11 @@ DARK_BG = "rgb(15, 20, 25)"  # --bg of the dark theme (themes.css)
 
 
 def look(page: Page) -> dict[str, str]:
-    """What <html> says and what the browser computed from it."""
+    """What <html> says and what the browser computed from it (once the stylesheets loaded)."""
+    page.wait_for_load_state("load")
+    page.wait_for_function(
+        "() => getComputedStyle(document.body).backgroundColor !== 'rgba(0, 0, 0, 0)'"
+    )
     return page.evaluate(
         """() => ({
             theme: document.documentElement.dataset.theme,

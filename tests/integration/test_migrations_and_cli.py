@@ -55,29 +55,28 @@ def test_portal_db_upgrade_creates_the_schema(tmp_path: Path):
     engine.dispose()
 
 
+STRONG = "granite-otters-whistle-loud"
+
+
+def _create_admin(tmp_path: Path, password: str = STRONG):
+    """`portal create-admin` for boss@example.com, typing `password` twice at the prompt."""
+    return _cli(
+        tmp_path,
+        "create-admin",
+        "--username",
+        "boss",
+        "--email",
+        "boss@example.com",
+        input=f"{password}\n{password}\n",
+    )
+
+
 def test_create_admin_prompts_for_a_password_and_enforces_the_policy(tmp_path: Path):
     assert _cli(tmp_path, "db", "upgrade").exit_code == 0
-    weak = _cli(
-        tmp_path,
-        "create-admin",
-        "--username",
-        "boss",
-        "--email",
-        "boss@example.com",
-        input="password\npassword\n",
-    )
+    weak = _create_admin(tmp_path, "password")
     assert weak.exit_code == 1
     assert "at least 12 characters" in weak.output
-    strong = "granite-otters-whistle-loud"
-    ok = _cli(
-        tmp_path,
-        "create-admin",
-        "--username",
-        "boss",
-        "--email",
-        "boss@example.com",
-        input=f"{strong}\n{strong}\n",
-    )
+    ok = _create_admin(tmp_path)
     assert ok.exit_code == 0, ok.output
     listed = _cli(tmp_path, "users", "list")
     assert "boss\tboss@example.com\tadmin\tactive" in listed.output
@@ -186,16 +185,7 @@ def test_support_removes_the_second_factors_of_someone_who_lost_their_phone(tmp_
     from portal.config import load_settings
 
     assert _cli(tmp_path, "db", "upgrade").exit_code == 0
-    strong = "granite-otters-whistle-loud"
-    made = _cli(
-        tmp_path,
-        "create-admin",
-        "--username",
-        "boss",
-        "--email",
-        "boss@example.com",
-        input=f"{strong}\n{strong}\n",
-    )
+    made = _create_admin(tmp_path)
     assert made.exit_code == 0, made.output
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     app = create_app({"SETTINGS": load_settings(write_config(tmp_path, url), environ={})})

@@ -38,6 +38,7 @@ from portal.notifications.sms import SmsError, TwilioSms, normalize_phone, sms_s
 from portal.notifications.sms_status import check_sent
 from sandbox.twilio import TwilioSandbox
 from tests.conftest import login, post_form, write_config
+from tests.twilio import sms_section, texts_to
 
 PHONE = "+14155550123"
 PHONE_TYPED = "(415) 555-0123"
@@ -82,14 +83,7 @@ def settings(
     portal_server: tuple[str, dict[str, Flask]],
     twilio_sandbox: TwilioSandbox,
 ) -> Settings:
-    state = twilio_sandbox.state
-    sms = {
-        "account_sid": state.account_sid,
-        "auth_token": state.auth_token,
-        "from_number": state.from_number,
-        "api_base_url": twilio_sandbox.base_url,
-        "timeout_seconds": 5,
-    }
+    sms = sms_section(twilio_sandbox)
     path = write_config(tmp_path, database_url, portal={"public_url": portal_server[0]}, sms=sms)
     return load_settings(path, environ={})
 
@@ -180,15 +174,6 @@ def add_contact(app: Flask, customer_id: int, phone: str = PHONE, verified: bool
                 customer_id=customer_id, phone=phone, verified_at=utcnow() if verified else None
             )
         )
-
-
-def texts_to(sandbox: TwilioSandbox, phone: str) -> list[str]:
-    with sandbox.state.lock:
-        return [
-            m.body
-            for m in sandbox.state.messages.values()
-            if m.to == phone and m.direction == "outbound-api"
-        ]
 
 
 def send_due(app: Flask) -> None:
