@@ -328,14 +328,3 @@ def _send_quietly(app: Flask, notice_id: int) -> None:
     except Exception:
         logger.exception("notice %s stays queued after an unexpected error", notice_id)
 
-
-def unread_count(s: Session, customer_id: int) -> int:
-    """The customer's unread notices (the bell's number)."""
-    return int(
-        s.scalar(
-            sa.select(sa.func.count())
-            .select_from(Notification)
-            .where(Notification.customer_id == customer_id, Notification.read_at.is_(None))
-        )
-        or 0
-    )

@@ -457,3 +457,14 @@ def test_only_an_admin_turns_off_new_invoice_notices(app: Flask, keeper: FlaskCl
     assert skip_new_invoice(app) is False
     bad = post_form(admin, "/admin/notifications/settings", {"skip_new_invoice": "maybe"}, page)
     assert bad.status_code == 400 and skip_new_invoice(app) is False
+
+
+def test_the_menu_button_carries_the_unread_count_for_phones(app: Flask, make_user) -> None:
+    """On a phone the links fold behind the Menu button: it shows the count too."""
+    ada = make_user("ada")
+    with app.app_context(), db.transaction() as s:
+        notify(s, "news", customer_id=ada.customer_id, subject="n", period="1", title="T", body="B")
+    client = app.test_client()
+    login(client, "ada")
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-testid="menu-count">1<span class="visually-hidden"> unread notifications' in page
