@@ -9,7 +9,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, request
 from lxml import etree
 
-from . import profiles, reporting, transactions
+from . import profile_changes, profiles, reporting, transactions
 from .state import AnetState
 from .wire import (
     CONTENT_TYPE,
@@ -36,6 +36,13 @@ HANDLERS: dict[str, Handler] = {
     "getCustomerPaymentProfileRequest": profiles.get_customer_payment_profile,
     "deleteCustomerPaymentProfileRequest": profiles.delete_customer_payment_profile,
     "deleteCustomerProfileRequest": profiles.delete_customer_profile,
+    "createCustomerProfileFromTransactionRequest": (
+        profile_changes.create_customer_profile_from_transaction
+    ),
+    "updateCustomerProfileRequest": profile_changes.update_customer_profile,
+    "updateCustomerPaymentProfileRequest": profile_changes.update_customer_payment_profile,
+    "validateCustomerPaymentProfileRequest": profile_changes.validate_customer_payment_profile,
+    "getCustomerPaymentProfileListRequest": profile_changes.get_customer_payment_profile_list,
     "getTransactionDetailsRequest": reporting.get_transaction_details,
     "getUnsettledTransactionListRequest": reporting.get_unsettled_transaction_list,
     "getSettledBatchListRequest": reporting.get_settled_batch_list,
@@ -47,6 +54,10 @@ HANDLERS: dict[str, Handler] = {
 PLACEHOLDERS: dict[str, list[tuple[str, Value]]] = {
     "createTransactionResponse": transactions.ERROR_PLACEHOLDERS,
     "createCustomerProfileResponse": profiles.CREATE_PLACEHOLDERS,
+}
+# Requests answered with another request's response element
+RESPONSE_NAMES = {
+    "createCustomerProfileFromTransactionRequest": "createCustomerProfileResponse",
 }
 # Responses whose required content cannot be faked: errors come back as ErrorResponse
 ERROR_RESPONSE_ONLY = {"getTransactionDetailsResponse", "getMerchantDetailsResponse"}
@@ -60,6 +71,8 @@ READ_ONLY = frozenset(
         "getSettledBatchListRequest",
         "getTransactionListRequest",
         "getMerchantDetailsRequest",
+        "getCustomerPaymentProfileListRequest",
+        "validateCustomerPaymentProfileRequest",
         "authenticateTestRequest",
     }
 )
@@ -119,7 +132,7 @@ def request_api() -> Response:
 def _dispatch(state: AnetState, operation: str, root: etree._Element) -> bytes:
     """Authenticate and run the handler under the state lock; render the reply."""
     ref_id = text(root, "refId")
-    response_name = operation.removesuffix("Request") + "Response"
+    response_name = RESPONSE_NAMES.get(operation, operation.removesuffix("Request") + "Response")
     handler = HANDLERS.get(operation)
     if handler is None:
         note = f"The element '{operation}' is not a supported API method."

@@ -282,7 +282,7 @@ def _create_profile_from(
             state,
             merchant_customer_id=trans.customer_id,
             email=trans.customer_email,
-            description=trans.description,
+            description=None,  # order.description is the order's, not the customer's
             method=trans.method,
             bill_to=trans.bill_to,
         )

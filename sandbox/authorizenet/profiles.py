@@ -6,7 +6,15 @@ import logging
 
 from lxml import etree
 
-from .cards import Bank, Card, PaymentMethod, bank_problem, card_problem, parse_expiry
+from .cards import (
+    DECLINE_ZIP,
+    Bank,
+    Card,
+    PaymentMethod,
+    bank_problem,
+    card_problem,
+    parse_expiry,
+)
 from .models import CustomerProfile, PaymentProfile
 from .state import AnetState
 from .wire import ApiError, Reply, Value, children, find, flag, text
@@ -27,7 +35,7 @@ CREATE_PLACEHOLDERS: list[tuple[str, Value]] = [
 
 
 class DuplicateProfile(ApiError):
-    """E00039: a profile with this merchantCustomerId or email exists."""
+    """E00039: a profile with this merchantCustomerId, description and email exists."""
 
     def __init__(self, existing: CustomerProfile) -> None:
         super().__init__(
@@ -47,11 +55,9 @@ def add_profile(
     """Create a customer profile (and optionally its first payment profile)."""
     if not (merchant_customer_id or email or description):
         raise ApiError("E00041", "One or more fields in the profile must contain a value.")
-    for existing in state.profiles.values():
-        same_id = merchant_customer_id and existing.merchant_customer_id == merchant_customer_id
-        same_email = email and (existing.email or "").lower() == email.lower()
-        if same_id or same_email:
-            raise DuplicateProfile(existing)
+    existing = same_customer(state, merchant_customer_id, email, description)
+    if existing is not None:
+        raise DuplicateProfile(existing)
     profile = CustomerProfile(state.next_id("profile"), merchant_customer_id, email, description)
     state.profiles[profile.profile_id] = profile
     payment_profile = None
@@ -59,6 +65,48 @@ def add_profile(
         payment_profile = add_payment_profile(state, profile, method, bill_to or {}, None, True)
     logger.info("created customer profile %s", profile.profile_id)
     return profile, payment_profile
+
+
+def same_customer(
+    state: AnetState,
+    merchant_customer_id: str | None,
+    email: str | None,
+    description: str | None,
+    other_than: str | None = None,
+) -> CustomerProfile | None:
+    """The profile this one would duplicate: the real service refuses a new profile only when
+    merchantCustomerId, description and email all match (absent counts as empty)."""
+    wanted = (merchant_customer_id or "", description or "", (email or "").lower())
+    for existing in state.profiles.values():
+        known = (
+            existing.merchant_customer_id or "",
+            existing.description or "",
+            (existing.email or "").lower(),
+        )
+        if known == wanted and existing.profile_id != other_than:
+            return existing
+    return None
+
+
+def duplicate_key(method: PaymentMethod, bill_to: dict[str, str]) -> tuple[str, ...]:
+    """What makes two payment profiles the same: the card or account number and the billing
+    name, address and ZIP (a token's ZIP and name stand in when no billTo was sent)."""
+    card_zip = method.zip if isinstance(method, Card) else None
+    return (
+        method.key,
+        bill_to.get("firstName", ""),
+        bill_to.get("lastName", ""),
+        bill_to.get("address", ""),
+        bill_to.get("zip") or card_zip or "",
+    )
+
+
+class DuplicatePaymentProfile(ApiError):
+    """E00039 for a payment profile; `existing` is the one it duplicates."""
+
+    def __init__(self, existing: PaymentProfile) -> None:
+        super().__init__("E00039", "A duplicate customer payment profile already exists.")
+        self.existing = existing
 
 
 def add_payment_profile(
@@ -70,11 +118,10 @@ def add_payment_profile(
     default: bool,
 ) -> PaymentProfile:
     """Save a payment method on a profile (E00039 duplicate, E00042 over ten)."""
+    key = duplicate_key(method, bill_to)
     for existing in profile.payment_profiles.values():
-        if existing.method.key == method.key:
-            error = ApiError("E00039", "A duplicate customer payment profile already exists.")
-            error.existing = existing  # type: ignore[attr-defined]
-            raise error
+        if duplicate_key(existing.method, existing.bill_to) == key:
+            raise DuplicatePaymentProfile(existing)
     if len(profile.payment_profiles) >= MAX_PAYMENT_PROFILES:
         raise ApiError("E00042", "You cannot add more than 10 payment profiles.")
     if default or not profile.payment_profiles:
@@ -86,7 +133,7 @@ def add_payment_profile(
     return saved
 
 
-def _method(state: AnetState, payment: etree._Element | None) -> PaymentMethod:
+def method_of(state: AnetState, payment: etree._Element | None) -> PaymentMethod:
     """A paymentType element (card, bank or Accept token) into a method."""
     opaque = find(payment, "opaqueData")
     if opaque is not None:
@@ -113,13 +160,13 @@ def _method(state: AnetState, payment: etree._Element | None) -> PaymentMethod:
     raise ApiError("E00029", "Payment information is required.")
 
 
-def _address(element: etree._Element | None) -> dict[str, str]:
+def address(element: etree._Element | None) -> dict[str, str]:
     """billTo fields that carry a value."""
     values = {name: text(element, name) for name in ADDRESS_FIELDS}
     return {k: v for k, v in values.items() if v}
 
 
-def _profile(state: AnetState, root: etree._Element) -> CustomerProfile:
+def profile_of(state: AnetState, root: etree._Element) -> CustomerProfile:
     """The profile named by customerProfileId (or merchantCustomerId / email)."""
     profile_id = text(root, "customerProfileId")
     if profile_id:
@@ -143,7 +190,7 @@ def create_customer_profile(state: AnetState, root: etree._Element) -> Reply:
     """createCustomerProfileRequest (with optional paymentProfiles)."""
     element = find(root, "profile")
     requested = list(children(element, "paymentProfiles"))
-    methods = [(_method(state, find(p, "payment")), p) for p in requested]
+    methods = [(method_of(state, find(p, "payment")), p) for p in requested]
     profile, _ = add_profile(
         state, text(element, "merchantCustomerId"), text(element, "email"),
         text(element, "description"),
@@ -151,7 +198,7 @@ def create_customer_profile(state: AnetState, root: etree._Element) -> Reply:
     ids: list[tuple[str, Value]] = []
     for method, spec in methods:
         saved = add_payment_profile(
-            state, profile, method, _address(find(spec, "billTo")),
+            state, profile, method, address(find(spec, "billTo")),
             text(spec, "customerType"), flag(spec, "defaultPaymentProfile"),
         )  # fmt: skip
         ids.append(("numericString", saved.payment_profile_id))
@@ -170,35 +217,74 @@ def _validation_responses(root: etree._Element, count: int) -> list[tuple[str, V
     """One delimited direct response per profile when validationMode asks for a check."""
     if (text(root, "validationMode") or "none") == "none":
         return []
-    line = "1,1,1,This transaction has been approved.,000000,Y,0,none,,0.00,CC,auth_only"
+    line = APPROVED_LINE.format(auth="000000", amount="0.00", kind="CC")
     return [("string", line)] * count
 
 
 def create_customer_payment_profile(state: AnetState, root: etree._Element) -> Reply:
     """createCustomerPaymentProfileRequest."""
-    profile = _profile(state, root)
+    profile = profile_of(state, root)
     spec = find(root, "paymentProfile")
-    method = _method(state, find(spec, "payment"))
+    method = method_of(state, find(spec, "payment"))
+    bill_to = address(find(spec, "billTo"))
+    mode = text(root, "validationMode") or "none"
     try:
+        check = validate(method, bill_to, mode)
         saved = add_payment_profile(
-            state, profile, method, _address(find(spec, "billTo")),
+            state, profile, method, bill_to,
             text(spec, "customerType"), flag(spec, "defaultPaymentProfile"),
         )  # fmt: skip
-    except ApiError as error:
-        existing = getattr(error, "existing", None)
-        if existing is None:
-            raise
+    except DuplicatePaymentProfile as error:
         body: list[tuple[str, Value]] = [
             ("customerProfileId", profile.profile_id),
-            ("customerPaymentProfileId", existing.payment_profile_id),
+            ("customerPaymentProfileId", error.existing.payment_profile_id),
         ]
         return Reply(body=body, ok=False, messages=[(error.code, error.text)])
+    except ValidationDeclined as declined:
+        return Reply(
+            body=[("validationDirectResponse", declined.line)],
+            ok=False,
+            messages=[(declined.code, declined.text)],
+        )
     return Reply(
         body=[
             ("customerProfileId", profile.profile_id),
             ("customerPaymentProfileId", saved.payment_profile_id),
+            ("validationDirectResponse", check),
         ]
     )
+
+
+APPROVED_LINE = (
+    "1,1,1,This transaction has been approved.,{auth},Y,0,none,,{amount},{kind},auth_only"
+)
+DECLINED_LINE = "2,1,2,This transaction has been declined.,,N,0,none,,{amount},{kind},auth_only"
+
+
+class ValidationDeclined(ApiError):
+    """The validation authorization was declined (E00027); `line` is its direct response."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__("E00027", "The transaction was unsuccessful.")
+        self.line = line
+
+
+def validate(method: PaymentMethod, bill_to: dict[str, str], mode: str) -> str | None:
+    """Run validationMode: none checks nothing; testMode and liveMode authorize $0.00 / $0.01
+    (nothing is kept) and decline as a charge would (the sandbox's declining ZIP). The
+    delimited direct response, or ValidationDeclined."""
+    if mode not in ("testMode", "liveMode", "oldLiveMode"):
+        if mode != "none":
+            raise ApiError("E00003", f"The value '{mode}' is invalid for validationMode.")
+        return None
+    fields = {
+        "amount": "0.00" if mode == "testMode" else "0.01",
+        "kind": "CC" if isinstance(method, Card) else "ECHECK",
+    }
+    zip_code = bill_to.get("zip") or (method.zip if isinstance(method, Card) else None)
+    if zip_code == DECLINE_ZIP:
+        raise ValidationDeclined(DECLINED_LINE.format(**fields))
+    return APPROVED_LINE.format(auth="000000", **fields)
 
 
 def masked_payment_profile(
@@ -218,7 +304,7 @@ def masked_payment_profile(
 
 def get_customer_profile(state: AnetState, root: etree._Element) -> Reply:
     """getCustomerProfileRequest: payment numbers masked."""
-    profile = _profile(state, root)
+    profile = profile_of(state, root)
     payment_profiles: list[tuple[str, Value]] = [
         ("paymentProfiles", masked_payment_profile(profile.profile_id, saved))
         for saved in profile.payment_profiles.values()
@@ -236,7 +322,7 @@ def get_customer_profile(state: AnetState, root: etree._Element) -> Reply:
 
 def get_customer_payment_profile(state: AnetState, root: etree._Element) -> Reply:
     """getCustomerPaymentProfileRequest."""
-    profile = _profile(state, root)
+    profile = profile_of(state, root)
     saved = profile.payment_profiles.get(text(root, "customerPaymentProfileId") or "")
     if saved is None:
         raise ApiError(*NOT_FOUND)
@@ -247,7 +333,7 @@ def get_customer_payment_profile(state: AnetState, root: etree._Element) -> Repl
 
 def delete_customer_payment_profile(state: AnetState, root: etree._Element) -> Reply:
     """deleteCustomerPaymentProfileRequest."""
-    profile = _profile(state, root)
+    profile = profile_of(state, root)
     if profile.payment_profiles.pop(text(root, "customerPaymentProfileId") or "", None) is None:
         raise ApiError(*NOT_FOUND)
     return Reply()
@@ -255,6 +341,6 @@ def delete_customer_payment_profile(state: AnetState, root: etree._Element) -> R
 
 def delete_customer_profile(state: AnetState, root: etree._Element) -> Reply:
     """deleteCustomerProfileRequest."""
-    profile = _profile(state, root)
+    profile = profile_of(state, root)
     del state.profiles[profile.profile_id]
     return Reply()
