@@ -10,8 +10,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from flask import Flask
+from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.wsgi import FileWrapper
 
 from portal import auth, branding, db, errors, formatting, ids, ops
 from portal.accounts import email_views, factor_views, passkey_views, preferences
@@ -97,11 +98,21 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(sms_hooks_bp)  # signed by Twilio (X-Twilio-Signature) instead
     app.register_blueprint(phone_bp)
     errors.init_app(app)
+    app.after_request(_close_unsent_file)
     formatting.init_app(app)
     branding.init_app(app)
     preferences.init_app(app)
     notification_views.init_app(app)  # the bell; one-click unsubscribe without CSRF
     return app
+
+
+def _close_unsent_file(response: Response) -> Response:
+    """A 304 sends no body: close the static file it opened (werkzeug would leave it to the
+    garbage collector, which warns of an unclosed file)."""
+    if response.status_code == 304 and isinstance(response.response, FileWrapper):
+        response.response.close()
+        response.response = []
+    return response
 
 
 def _gateway_for(settings: Settings) -> Any:

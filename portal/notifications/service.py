@@ -209,8 +209,16 @@ def notify_many(
         for d in chunk:
             if d.customer_id is None and d.user_id is None:
                 raise ValueError("a notice needs a customer or a login")
-        new = _insert_new(s, [_row(d, now) for d in chunk])
-        fresh = [d for d in chunk if d.key in new]
+        # Most runs of a job find their notices written already (an hourly job, 24 a day):
+        # read the keys first and insert only the missing ones; ON CONFLICT still settles a
+        # race with another worker.
+        keys = [d.key for d in chunk]
+        known = set(s.scalars(sa.select(Notification.key).where(Notification.key.in_(keys))))
+        missing = list({d.key: d for d in chunk if d.key not in known}.values())  # each key once
+        if not missing:
+            continue
+        new = _insert_new(s, [_row(d, now) for d in missing])
+        fresh = [d for d in missing if d.key in new]
         if not fresh:
             continue
         found = _Lookups.load(s, fresh)
@@ -327,4 +335,3 @@ def _send_quietly(app: Flask, notice_id: int) -> None:
         deliver_due(app, notice_ids=[notice_id])
     except Exception:
         logger.exception("notice %s stays queued after an unexpected error", notice_id)
-

@@ -392,3 +392,14 @@ def test_a_quarterly_statement_waits_for_the_quarter(app: Flask) -> None:
     assert period_before(date(2026, 1, 1), "quarterly") == (date(2025, 10, 1), date(2025, 12, 31))
     assert period_before(date(2026, 1, 1), "monthly") == (date(2025, 12, 1), date(2025, 12, 31))
     assert period_before(date(2026, 1, 1), "never") is None
+
+
+def test_the_same_notice_twice_in_one_batch_is_one_notice_with_one_delivery(
+    app: Flask, make_customer
+):
+    ada = make_customer("Ada", email="ada@example.com")
+    draft = Draft(kind="news", customer_id=ada.id, subject="n", period="1", title="t", body="b")
+    with app.app_context(), db.transaction() as s:
+        assert len(notify_many(s, [draft, draft])) == 1
+        assert notify_many(s, [draft]) == {}
+        assert s.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 1

@@ -473,3 +473,18 @@ def test_every_gunicorn_worker_answers_the_same_request_counts(gunicorn):
                 break
     assert len(served_by(gunicorn, "/healthz")) == len(served_by(gunicorn, "/metrics")) == 2
     assert counts == {sent}
+
+
+def test_a_not_modified_static_file_is_closed_not_left_to_the_garbage_collector(client):
+    import gc
+    import warnings
+
+    first = client.get("/static/themes.css")
+    etag = first.headers["ETag"]
+    first.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        again = client.get("/static/themes.css", headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        del again
+        gc.collect()  # an unclosed file would warn here (an error under this filter)
