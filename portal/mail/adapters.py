@@ -9,6 +9,8 @@ import ssl
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -28,31 +30,92 @@ class Mailer(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
 
+@contextmanager
+def batch(mailer: Mailer) -> Iterator[None]:
+    """Send the block's messages over one connection when the mailer can (SMTP)."""
+    session = getattr(mailer, "session", None)
+    if session is None:
+        yield
+        return
+    with session():
+        yield
+
+
 class SmtpMailer:
-    """Delivers through an SMTP server with a timeout, STARTTLS or implicit TLS."""
+    """Delivers through an SMTP server with a timeout, STARTTLS or implicit TLS. Inside
+    `session()` one connection carries every message (a batch of notices), reopened once if
+    the server dropped it; outside, each message has a connection of its own."""
 
     def __init__(self, settings: MailSettings) -> None:
         self.settings = settings
+        self._open: smtplib.SMTP | None = None
+        self._in_session = False
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.smtp_security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                s.smtp_host,
+                s.smtp_port,
+                timeout=s.smtp_timeout_seconds,
+                context=ssl.create_default_context(),
+            )
+        else:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
+        try:
+            if s.smtp_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if s.smtp_username:
+                smtp.login(s.smtp_username, s.smtp_password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Keep one connection open for the messages sent inside the block."""
+        self._in_session = True
+        try:
+            yield
+        finally:
+            self._in_session = False
+            self._drop(quit_first=True)
+
+    def _drop(self, quit_first: bool = False) -> None:
+        smtp, self._open = self._open, None
+        if smtp is None:
+            return
+        try:
+            if quit_first:
+                smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+        finally:
+            smtp.close()
 
     def send(self, message: EmailMessage) -> None:
-        s = self.settings
         try:
-            if s.smtp_security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    s.smtp_host,
-                    s.smtp_port,
-                    timeout=s.smtp_timeout_seconds,
-                    context=ssl.create_default_context(),
-                )
-            else:
-                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
-            with smtp:
-                if s.smtp_security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if s.smtp_username:
-                    smtp.login(s.smtp_username, s.smtp_password)
-                smtp.send_message(message)
+            if not self._in_session:
+                with self._connect() as smtp:
+                    smtp.send_message(message)
+                return
+            for attempt in (1, 2):
+                if self._open is None:
+                    self._open = self._connect()
+                try:
+                    self._open.send_message(message)
+                    return
+                except smtplib.SMTPServerDisconnected:
+                    self._drop()  # a kept connection the server closed: once more, afresh
+                    if attempt == 2:
+                        raise
+                except smtplib.SMTPRecipientsRefused:
+                    self._open.rset()
+                    raise
         except (OSError, smtplib.SMTPException) as exc:
+            if self._in_session:
+                self._drop()
             raise MailDeliveryError(f"{type(exc).__name__}: {exc}") from exc
 
 

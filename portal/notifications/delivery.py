@@ -25,7 +25,7 @@ from portal.clock import clock_of
 from portal.config import Settings
 from portal.db import utcnow
 from portal.ids import parse_id
-from portal.mail.adapters import MailDeliveryError, Mailer
+from portal.mail.adapters import MailDeliveryError, Mailer, batch
 from portal.notifications import unsubscribe
 from portal.notifications.kinds import kind
 from portal.notifications.models import (
@@ -63,9 +63,10 @@ def deliver_due(app: Flask, limit: int = 5000, notice_ids: list[int] | None = No
         if not ids:
             break
         limit -= len(ids)
-        for delivery_id in ids:
-            with sessions() as s:
-                _send_one(app, s, delivery_id, run)
+        with batch(app.extensions["portal.mailer"]):  # one SMTP connection for the batch
+            for delivery_id in ids:
+                with sessions() as s:
+                    _send_one(app, s, delivery_id, run)
     return run
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from datetime import timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,10 @@ from flask import Flask
 
 from portal import db
 from portal.app import create_app
-from portal.config import load_settings
+from portal.config import MailSettings, load_settings
 from portal.db import utcnow
 from portal.mail import deliver, queue_email
-from portal.mail.adapters import MemoryMailer
+from portal.mail.adapters import MemoryMailer, SmtpMailer, batch
 from portal.mail.models import MailStatus, OutboundEmail
 from tests.conftest import write_config
 
@@ -168,3 +169,58 @@ def test_nothing_is_sent_when_the_unit_of_work_rolls_back(memory_app):
     assert mailer.sent == []
     with app.app_context():
         assert db.session().scalar(sa.select(sa.func.count(OutboundEmail.id))) == 0
+
+
+class Counting(Message):
+    """Keeps each message's subject with the connection (client port) it came on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[tuple[str, object]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        message = self.prepare_message(session, envelope)
+        self.received.append((str(message["Subject"]), session.peer))
+        return "250 OK"
+
+    def handle_message(self, message) -> None:  # type: ignore[override]
+        pass
+
+
+def _mailer(port: int) -> SmtpMailer:
+    settings = MailSettings(
+        backend="smtp", smtp_host="127.0.0.1", smtp_port=port, smtp_security="none"
+    )
+    return SmtpMailer(settings)
+
+
+def _note(n: int) -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@example.com", "b@example.com", f"{n}"
+    message.set_content("hello")
+    return message
+
+
+def test_a_batch_of_mail_shares_one_smtp_connection_and_survives_a_dropped_one():
+    handler = Counting()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        mailer = _mailer(port)
+        with batch(mailer):
+            for n in range(3):
+                mailer.send(_note(n))
+            assert mailer._open is not None
+            mailer._open.sock.shutdown(socket.SHUT_RDWR)  # the connection drops while idle
+            mailer.send(_note(3))  # sent on a fresh connection, not lost
+        assert mailer._open is None  # closed with the batch
+        mailer.send(_note(4))  # outside a batch: a connection of its own
+        assert [subject for subject, _ in handler.received] == ["0", "1", "2", "3", "4"]
+        peers = [peer for _, peer in handler.received]
+        assert peers[0] == peers[1] == peers[2]  # the batch's one connection
+        assert len(set(peers)) == 3  # then a fresh one after the drop, and one of its own
+    finally:
+        controller.stop()
