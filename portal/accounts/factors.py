@@ -80,7 +80,10 @@ def provisioning_uri(secret: str, account: str, issuer: str) -> str:
 def qr_svg(uri: str, title: str) -> str:
     """The URI as an inline SVG QR code (dark on light, whatever the page's theme)."""
     qr = segno.make(uri, error="m")
-    svg: str = qr.svg_inline(scale=5, dark="#000", light="#fff", title=title, border=4)
+    # A viewBox, not a fixed size: on a narrow phone it scales down whole (never cropped).
+    svg: str = qr.svg_inline(
+        scale=5, dark="#000", light="#fff", title=title, border=4, omitsize=True
+    )
     return svg
 
 

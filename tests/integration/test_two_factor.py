@@ -448,3 +448,10 @@ def test_a_wrong_second_step_code_shows_in_the_sign_in_history(app: Flask, ada_w
     assert second_step(intruder, f"{(int(right) + 500_000) % 1_000_000:06d}").status_code == 401
     page = client.get("/account/security").get_data(as_text=True)
     assert "Wrong second-step code" in page
+
+
+def test_the_qr_code_scales_with_the_screen_instead_of_being_cropped(client, ada) -> None:
+    login(client, "ada")
+    page = client.get("/account/two-factor/app").get_data(as_text=True)
+    svg = re.search(r"<svg[^>]*class=\"segno\"[^>]*>", page)
+    assert svg is not None and "viewBox" in svg.group(0) and "width=" not in svg.group(0)
