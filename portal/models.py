@@ -8,6 +8,16 @@ from portal.accounts.models import (
     PortalUser,
     UserPreference,
 )
+from portal.autopay.models import (
+    AutopayEnrollment,
+    AutopaySkip,
+    ChargeRun,
+    PaymentPlan,
+    PlanInstallment,
+    PlanInvoice,
+    ScheduledLine,
+    ScheduledPayment,
+)
 from portal.billing.models import (
     CatalogItem,
     CreditMemo,
@@ -36,9 +46,12 @@ from sync.models import Lease, QboConnection, SyncRun, SyncState, WebhookReceipt
 
 __all__ = [
     "AccountToken",
+    "AutopayEnrollment",
+    "AutopaySkip",
     "Base",
     "BrandSetting",
     "CatalogItem",
+    "ChargeRun",
     "CreditMemo",
     "Customer",
     "CustomerOverdue",
@@ -61,10 +74,15 @@ __all__ = [
     "Payment",
     "PaymentAllocation",
     "PaymentApplication",
+    "PaymentPlan",
+    "PlanInstallment",
+    "PlanInvoice",
     "PortalUser",
     "QboConnection",
     "ReceivedPayment",
     "SavedMethod",
+    "ScheduledLine",
+    "ScheduledPayment",
     "SmsContact",
     "StatementPreference",
     "SyncRun",

@@ -12,6 +12,7 @@ from flask import Flask
 
 from portal import db
 from portal.admin.alerts import tell_admins_to_reconnect
+from portal.autopay.jobs import autopay_run
 from portal.clock import clock_of
 from portal.config import Settings
 from portal.mail import deliver
@@ -65,6 +66,7 @@ def job_list(settings: Settings) -> list[Job]:
         Job("notices-statements", statements, 3600),
         Job("notices-send", deliver_due, 60),
         Job("notices-sms-status", check_sent, 900),
+        Job("autopay", autopay_run, 3600),
     ]
 
 

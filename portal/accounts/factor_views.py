@@ -46,6 +46,8 @@ def _no_store(page: str, status: int = 200) -> Response:
 
 def _verify_page(person: PortalUser, form: CodeForm, method: str, status: int = 200) -> View:
     s = db.session()
+    if method != "recovery":  # six digits: a phone shows its number pad
+        form.code.render_kw = {"inputmode": "numeric", "pattern": "[0-9 ]*"}
     page = render_template(
         "accounts/verify.html",
         form=form,

@@ -299,6 +299,7 @@ def test_worker_jobs_have_stable_ids_and_rescheduling_is_idempotent(app: Flask):
         "notices-statements",
         "notices-send",
         "notices-sms-status",
+        "autopay",
     ]
     assert job_list(settings)[0].seconds == 300
     scheduler = BackgroundScheduler(timezone="UTC")

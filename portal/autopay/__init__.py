@@ -1,0 +1,1 @@
+"""Autopay, scheduled one-time payments and payment plans."""

@@ -1,0 +1,429 @@
+"""The worker's autopay run: notices before charges, then one charge per customer and source
+on the company's date, retries on their days, and what a last failure means."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.autopay import charging, notices
+from portal.autopay.charging import Amounts
+from portal.autopay.models import (
+    AutopayEnrollment,
+    ChargeRun,
+    PaymentPlan,
+    PlanInstallment,
+    PlanInvoice,
+    PlanState,
+    RunState,
+    ScheduledPayment,
+    ScheduleState,
+    Source,
+)
+from portal.autopay.service import covered_invoice_ids, skipped
+from portal.billing.models import Invoice
+from portal.clock import app_today
+from portal.config import AutopaySettings, Settings
+from portal.db import commit
+from portal.payments.gateway import PaymentGateway
+from portal.payments.models import Payment, PaymentState
+from portal.payments.service import PaymentRefused
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """What one autopay run did."""
+
+    frozen: int = 0  # payments made ready to charge
+    charged: int = 0  # charges sent to the processor
+
+
+def autopay_run(app: Flask) -> RunResult:
+    """Notices, new charges, retries and their outcomes, for every source, on today's date."""
+    if "portal.gateway" not in app.extensions:
+        return RunResult()
+    sessions: sessionmaker[Session] = app.extensions["portal.db"].sessions
+    gateway: PaymentGateway = app.extensions["portal.gateway"]
+    settings: Settings = app.config["PORTAL_SETTINGS"]
+    limits = settings.autopay
+    with sessions() as s:
+        today = app_today(app, s)
+    result = RunResult()
+
+    def settle(s: Session, run: ChargeRun, payment: Payment) -> None:
+        _settled(s, run, payment, limits)
+
+    charging.charge_pending(sessions, gateway, settle)  # what a crashed run left
+    with sessions() as s:
+        _upcoming(s, today, limits.notice_days)
+        commit(s)
+    for freeze in (_freeze_retries, _freeze_autopay, _freeze_schedules, _freeze_plans):
+        result.frozen += freeze(sessions, today)
+    result.charged = charging.charge_pending(sessions, gateway, settle)
+    return result
+
+
+# --- what each source charges --------------------------------------------------------------
+
+
+def _autopay_amounts(s: Session, enrollment: AutopayEnrollment, horizon: date) -> Amounts:
+    """Open invoices due by `horizon`, neither skipped nor in a current plan."""
+    invoices = list(
+        s.scalars(
+            sa.select(Invoice)
+            .where(
+                Invoice.customer_id == enrollment.customer_id,
+                Invoice.due_date <= horizon,
+                Invoice.balance > 0,
+                ~Invoice.voided,
+                ~Invoice.deleted,
+            )
+            .order_by(Invoice.due_date, Invoice.id)
+        )
+    )
+    leave_out = skipped(s, enrollment.id) | covered_invoice_ids(s, [i.id for i in invoices])
+    return charging.available(s, [i for i in invoices if i.id not in leave_out])
+
+
+def _schedule_amounts(s: Session, planned: ScheduledPayment) -> Amounts:
+    """The chosen amounts, each at most what is still owed."""
+    invoices = list(
+        s.scalars(sa.select(Invoice).where(Invoice.id.in_([x.invoice_id for x in planned.lines])))
+    )
+    owed = charging.available(s, invoices)
+    out = {}
+    for line in planned.lines:
+        amount = min(line.amount, owed.get(line.invoice_id, Decimal(0)))
+        if amount > 0:
+            out[line.invoice_id] = amount
+    return out
+
+
+def _plan_amounts(s: Session, installment: PlanInstallment) -> Amounts:
+    """The installment spread over the plan's invoices, oldest first."""
+    invoices = list(
+        s.scalars(
+            sa.select(Invoice)
+            .join(PlanInvoice, PlanInvoice.invoice_id == Invoice.id)
+            .where(PlanInvoice.plan_id == installment.plan_id)
+            .order_by(Invoice.due_date, Invoice.id)
+        )
+    )
+    left, out = installment.amount, {}
+    for invoice_id, owed in charging.available(s, invoices).items():
+        if left <= 0:
+            break
+        out[invoice_id] = min(owed, left)
+        left -= out[invoice_id]
+    return out
+
+
+def _begin(s: Session, run: ChargeRun, amounts: Amounts, method_id: int | None) -> int:
+    """Freeze the run's payment; 1 when one was made (committed by the caller)."""
+    if not amounts:
+        charging.nothing_left(run)
+        return 0
+    method = charging.method_of(s, method_id)
+    if method is None:
+        run.state, run.last_error = RunState.FAILED, "No saved payment method to charge."
+        return 0
+    charging.begin(s, run, amounts, method)  # PaymentRefused: the caller rolls back
+    return 1
+
+
+# --- freezing new attempts (each customer in a unit of work of its own) --------------------
+
+
+def _freeze_autopay(sessions: sessionmaker[Session], today: date) -> int:
+    with sessions() as s:
+        ids = list(s.scalars(sa.select(AutopayEnrollment.id).where(AutopayEnrollment.active)))
+    made = 0
+    for enrollment_id in ids:
+        with sessions() as s:
+            enrollment = s.get(AutopayEnrollment, enrollment_id)
+            if (
+                enrollment is None
+                or not enrollment.active
+                or _busy(s, Source.AUTOPAY, [enrollment_id])
+            ):
+                continue
+            amounts = _autopay_amounts(
+                s, enrollment, today + timedelta(days=enrollment.days_before)
+            )
+            if not amounts:
+                continue
+            total = sum(amounts.values(), Decimal(0))
+            if enrollment.max_amount is not None and total > enrollment.max_amount:
+                subject = f"autopay:{enrollment.id}:{_digest(amounts)}"
+                notices.over_limit(
+                    s, enrollment.customer_id, subject, amounts, enrollment.max_amount
+                )
+                commit(s)
+                continue
+            run = charging.open_run(s, Source.AUTOPAY, enrollment.id, enrollment.customer_id, today)
+            if run is None:  # today's run was made already: never a second charge today
+                continue
+            made += _commit_begin(s, run, amounts, enrollment.saved_method_id)
+    return made
+
+
+def _freeze_schedules(sessions: sessionmaker[Session], today: date) -> int:
+    with sessions() as s:
+        ids = list(
+            s.scalars(
+                sa.select(ScheduledPayment.id).where(
+                    ScheduledPayment.state == ScheduleState.SCHEDULED,
+                    ScheduledPayment.run_on <= today,
+                )
+            )
+        )
+    made = 0
+    for schedule_id in ids:
+        with sessions() as s:
+            changed = s.execute(
+                sa.update(ScheduledPayment)
+                .where(
+                    ScheduledPayment.id == schedule_id,
+                    ScheduledPayment.state == ScheduleState.SCHEDULED,
+                )
+                .values(state=ScheduleState.DONE)
+                .execution_options(synchronize_session=False)
+            )
+            planned = s.get(ScheduledPayment, schedule_id)
+            if getattr(changed, "rowcount", 0) != 1 or planned is None:
+                continue  # cancelled, or another worker took it
+            run = charging.open_run(
+                s, Source.SCHEDULE, planned.id, planned.customer_id, planned.run_on
+            )
+            if run is None:
+                continue
+            made += _commit_begin(s, run, _schedule_amounts(s, planned), planned.saved_method_id)
+    return made
+
+
+def _freeze_plans(sessions: sessionmaker[Session], today: date) -> int:
+    with sessions() as s:
+        ids = list(
+            s.scalars(sa.select(PaymentPlan.id).where(PaymentPlan.state == PlanState.CURRENT))
+        )
+    made = 0
+    for plan_id in ids:
+        with sessions() as s:
+            plan = s.get(PaymentPlan, plan_id)
+            if plan is None or plan.state is not PlanState.CURRENT:
+                continue
+            started = _runs_of(s, [i.id for i in plan.installments])
+            if any(r.state in (RunState.CHARGING, RunState.RETRY) for r in started.values()):
+                continue  # one installment at a time
+            due = [i for i in plan.installments if i.due_on <= today and i.id not in started]
+            if not due:
+                _complete_if_done(s, plan, started)
+                commit(s)
+                continue
+            installment = due[0]
+            run = charging.open_run(
+                s, Source.PLAN, installment.id, plan.customer_id, installment.due_on
+            )
+            if run is None:
+                continue
+            made += _commit_begin(s, run, _plan_amounts(s, installment), plan.saved_method_id)
+    return made
+
+
+def _freeze_retries(sessions: sessionmaker[Session], today: date) -> int:
+    with sessions() as s:
+        ids = list(
+            s.scalars(
+                sa.select(ChargeRun.id).where(
+                    ChargeRun.state == RunState.RETRY, ChargeRun.next_try_on <= today
+                )
+            )
+        )
+    made = 0
+    for run_id in ids:
+        with sessions() as s:
+            run = s.get(ChargeRun, run_id)
+            if run is None or not charging.retry_due(s, run, today):
+                continue
+            found = _source_amounts(s, run, today)
+            if found is None:  # autopay turned off, or the plan ended, meanwhile
+                run.state, run.last_error = RunState.FAILED, "Stopped before the retry."
+                commit(s)
+                continue
+            made += _commit_begin(s, run, *found)
+    return made
+
+
+def _source_amounts(s: Session, run: ChargeRun, today: date) -> tuple[Amounts, int | None] | None:
+    if run.source is Source.AUTOPAY:
+        enrollment = s.get(AutopayEnrollment, run.source_id)
+        if enrollment is None or not enrollment.active:
+            return None
+        horizon = today + timedelta(days=enrollment.days_before)
+        return _autopay_amounts(s, enrollment, horizon), enrollment.saved_method_id
+    if run.source is Source.PLAN:
+        installment = s.get(PlanInstallment, run.source_id)
+        plan = s.get(PaymentPlan, installment.plan_id) if installment else None
+        if installment is None or plan is None or plan.state is not PlanState.CURRENT:
+            return None
+        return _plan_amounts(s, installment), plan.saved_method_id
+    return None  # a scheduled payment is charged once
+
+
+def _commit_begin(s: Session, run: ChargeRun, amounts: Amounts, method_id: int | None) -> int:
+    try:
+        made = _begin(s, run, amounts, method_id)
+    except PaymentRefused as exc:  # the mirror changed under us: tried again next run
+        logger.info("charge run of customer %s not started: %s", run.customer_id, exc)
+        s.rollback()
+        return 0
+    commit(s)
+    return made
+
+
+def _busy(s: Session, source: Source, source_ids: list[int]) -> bool:
+    """Whether a run of this source is charging or waiting for a retry."""
+    return (
+        s.scalar(
+            sa.select(ChargeRun.id).where(
+                ChargeRun.source == source,
+                ChargeRun.source_id.in_(source_ids),
+                ChargeRun.state.in_((RunState.CHARGING, RunState.RETRY)),
+            )
+        )
+        is not None
+    )
+
+
+def _runs_of(s: Session, installment_ids: list[int]) -> dict[int, ChargeRun]:
+    return {
+        r.source_id: r
+        for r in s.scalars(
+            sa.select(ChargeRun).where(
+                ChargeRun.source == Source.PLAN, ChargeRun.source_id.in_(installment_ids)
+            )
+        )
+    }
+
+
+def _complete_if_done(s: Session, plan: PaymentPlan, runs: dict[int, ChargeRun]) -> None:
+    done = [runs.get(i.id) for i in plan.installments]
+    if all(r is not None and r.state is RunState.SUCCEEDED for r in done):
+        plan.state = PlanState.COMPLETED
+
+
+def _digest(amounts: Amounts) -> str:
+    return hashlib.sha256(",".join(map(str, sorted(amounts))).encode()).hexdigest()[:16]
+
+
+# --- outcomes --------------------------------------------------------------------------------
+
+
+def _settled(s: Session, run: ChargeRun, payment: Payment, limits: AutopaySettings) -> None:
+    """Record the attempt's answer on its run: done, retry later, or give up and tell."""
+    if payment.state is PaymentState.SUCCEEDED:
+        run.state, run.next_try_on = RunState.SUCCEEDED, None
+        if run.source is Source.PLAN:
+            installment = s.get(PlanInstallment, run.source_id)
+            plan = s.get(PaymentPlan, installment.plan_id) if installment else None
+            if plan is not None and plan.state is PlanState.CURRENT:
+                s.flush()
+                _complete_if_done(s, plan, _runs_of(s, [i.id for i in plan.installments]))
+        return
+    retries = () if run.source is Source.SCHEDULE else limits.retry_schedule
+    reason = payment.decline_reason or "The payment was declined."
+    again = charging.failed(s, run, reason, retries)
+    subject = f"{run.source.value}:{run.source_id}:{run.run_on:%Y%m%d}"
+    notices.charge_failed(s, run.customer_id, subject, run.attempt, reason, run.next_try_on)
+    if again:
+        return
+    if run.source is Source.AUTOPAY:
+        enrollment = s.get(AutopayEnrollment, run.source_id)
+        if enrollment is not None:
+            enrollment.active = False
+            enrollment.paused_reason = f"Paused after the last retry failed: {reason}"[:300]
+        notices.paused(s, run.customer_id, subject, "Autopay")
+    elif run.source is Source.PLAN:
+        installment = s.get(PlanInstallment, run.source_id)
+        plan = s.get(PaymentPlan, installment.plan_id) if installment else None
+        if plan is not None and plan.state is PlanState.CURRENT:
+            plan.state = PlanState.ENDED
+            plan.ended_reason = f"An installment failed after every retry: {reason}"[:300]
+        notices.paused(s, run.customer_id, subject, "Your payment plan")
+
+
+def _upcoming(s: Session, today: date, notice_days: int) -> None:
+    """Notices for charges due in the next `notice_days` days (at most once each)."""
+    last = today + timedelta(days=notice_days)
+    for enrollment in s.scalars(sa.select(AutopayEnrollment).where(AutopayEnrollment.active)):
+        first_due = today + timedelta(days=enrollment.days_before + 1)
+        amounts = _autopay_amounts(s, enrollment, last + timedelta(days=enrollment.days_before))
+        due = {
+            i.id: i.due_date
+            for i in s.scalars(sa.select(Invoice).where(Invoice.id.in_(list(amounts))))
+        }
+        by_day: dict[date, Amounts] = {}
+        for invoice_id, amount in amounts.items():
+            when = due[invoice_id]
+            if when is not None and when >= first_due:
+                charge_day = when - timedelta(days=enrollment.days_before)
+                by_day.setdefault(charge_day, {})[invoice_id] = amount
+        for day, part in sorted(by_day.items()):
+            subject = f"autopay:{enrollment.id}:{day:%Y%m%d}:{_digest(part)}"
+            notices.upcoming(
+                s,
+                "autopay_upcoming",
+                enrollment.customer_id,
+                subject,
+                day,
+                part,
+                enrollment.saved_method_id,
+                skip_links=True,
+            )
+    for planned in s.scalars(
+        sa.select(ScheduledPayment).where(
+            ScheduledPayment.state == ScheduleState.SCHEDULED,
+            ScheduledPayment.run_on > today,
+            ScheduledPayment.run_on <= last,
+        )
+    ):
+        notices.upcoming(
+            s,
+            "scheduled_upcoming",
+            planned.customer_id,
+            f"schedule:{planned.id}",
+            planned.run_on,
+            _schedule_amounts(s, planned),
+            planned.saved_method_id,
+            skip_links=False,
+        )
+    for installment, plan in s.execute(
+        sa.select(PlanInstallment, PaymentPlan)
+        .join(PaymentPlan, PaymentPlan.id == PlanInstallment.plan_id)
+        .where(
+            PaymentPlan.state == PlanState.CURRENT,
+            PlanInstallment.due_on > today,
+            PlanInstallment.due_on <= last,
+        )
+    ).all():
+        amounts = _plan_amounts(s, installment)
+        if amounts:
+            notices.upcoming(
+                s,
+                "plan_installment",
+                plan.customer_id,
+                f"installment:{installment.id}",
+                installment.due_on,
+                amounts,
+                plan.saved_method_id,
+                skip_links=False,
+            )
