@@ -325,6 +325,36 @@ class Settings:
     """Every setting, by section."""
 
     portal: PortalSettings = field(default_factory=PortalSettings)
+@dataclass(frozen=True)
+class AutopaySettings:
+    """[autopay] — autopay, scheduled payments and payment plans."""
+
+    notice_days: int = _opt(3, "Days before a charge the customer is told of it.", min=1, max=30)
+    retry_days: str = _opt(
+        "1,3,5", "Days after a failed charge's date it is tried again (comma-separated)."
+    )
+    plan_max_installments: int = _opt(12, "Most installments of a payment plan.", min=2, max=60)
+    plan_min_installment: str = _opt("25.00", "Smallest installment, in dollars and cents.")
+    plan_holds_ladder: bool = _opt(
+        True, "While a plan is current, its invoices hold on the ladder and get no late fees."
+    )
+
+    def __post_init__(self) -> None:
+        _check_decimal("autopay.plan_min_installment", self.plan_min_installment)
+        try:
+            self.retry_schedule  # noqa: B018  (validates)
+        except ValueError:
+            raise ConfigError("autopay.retry_days: whole days from 1 to 30, ascending") from None
+
+    @property
+    def retry_schedule(self) -> tuple[int, ...]:
+        """The retry days, ascending (ValueError when one is not 1-30 or out of order)."""
+        days = tuple(int(p) for p in self.retry_days.split(",") if p.strip())
+        if any(not 1 <= d <= 30 for d in days) or list(days) != sorted(set(days)):
+            raise ValueError(self.retry_days)
+        return days
+
+
     server: ServerSettings = field(default_factory=ServerSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     mail: MailSettings = field(default_factory=MailSettings)
@@ -343,6 +373,7 @@ class Settings:
     def instance(self) -> Path:
         """The instance folder as an absolute path."""
         return Path(self.portal.instance_path).resolve()
+    autopay: AutopaySettings = field(default_factory=AutopaySettings)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -379,6 +410,7 @@ _SECTION_TYPES = {
 
 OFFSET_RE = re.compile(r"(?:UTC)?([+-])(\d{2}):?(\d{2})")
 
+    "autopay": AutopaySettings,
 
 def parse_zone(text: str) -> tzinfo:
     """An IANA time zone (America/Los_Angeles, UTC) or a fixed UTC offset (-08:00, +0530)."""

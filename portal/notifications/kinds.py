@@ -39,6 +39,12 @@ KINDS: dict[str, Kind] = {
             customer_choice=False,
             default=(Channel.SMS,),
         ),
+        Kind("autopay_upcoming", "Autopay: a charge is coming"),
+        Kind("autopay_failed", "Autopay: a payment failed", mandatory=True),
+        Kind("autopay_paused", "Autopay or a payment plan is paused", mandatory=True),
+        Kind("autopay_over_limit", "Autopay: above your maximum, please pay", mandatory=True),
+        Kind("scheduled_upcoming", "A scheduled payment is coming"),
+        Kind("plan_installment", "A payment plan installment is coming"),
     )
 }
 

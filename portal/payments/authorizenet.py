@@ -14,15 +14,19 @@ from lxml import etree
 
 from portal.config import AuthorizeNetSettings
 from portal.db import utcnow
+from portal.payments import anet_profiles
 from portal.payments.anet_client import NS, AnetClient, NoAnswer, NotSent, raw_result, result
 from portal.payments.gateway import (
     ChargeRequest,
     ChargeResult,
     GatewayError,
     MethodDetails,
+    MethodOwner,
     Outcome,
     ProcessorTransaction,
     SavedProfile,
+    Token,
+    Validation,
 )
 
 logger = logging.getLogger(__name__)
@@ -298,6 +302,12 @@ class AuthorizeNetGateway:
         return MethodDetails(
             profile, "bank", "Bank account", str(payment.bankAccount.accountNumber)[-4:]
         )
+
+    def save_from_charge(self, owner: MethodOwner, trans_id: str) -> SavedProfile:
+        return anet_profiles.save_from_charge(self.client, owner, trans_id)
+
+    def add_method(self, owner: MethodOwner, token: Token, validation: Validation) -> SavedProfile:
+        return anet_profiles.add_method(self.client, owner, token, validation)
 
     def delete_method(self, profile: SavedProfile) -> None:
         request = apicontractsv1.deleteCustomerPaymentProfileRequest()

@@ -13,9 +13,12 @@ from portal.payments.gateway import (
     ChargeResult,
     GatewayError,
     MethodDetails,
+    MethodOwner,
     Outcome,
     ProcessorTransaction,
     SavedProfile,
+    Token,
+    Validation,
 )
 
 _FAKE_STATUS = {
@@ -29,13 +32,31 @@ TOKEN_REFUSED = "Your card details expired before they were sent. Enter them aga
 NO_AMOUNT = "A valid amount is required."
 NO_PROFILE = "Customer Profile ID or Customer Payment Profile ID not found."
 DUPLICATE = "duplicate of an earlier attempt"
+NOT_FOUND = "The record cannot be found."
+TOO_MANY = "You have the most saved methods allowed (10). Remove one first."
+DECLINE_ZIP = "46282"  # as the Authorize.Net sandbox: a check with this billing ZIP declines
+MAX_METHODS = 10
+
+
+@dataclass(frozen=True)
+class FakeMethod:
+    """What a token stands for (no number: the fake never needs one)."""
+
+    kind: str = "card"
+    brand: str = "Visa"
+    last4: str = "1111"
+    expiry: str | None = "12/2030"
+    zip: str | None = "98004"
+
+
+VISA = FakeMethod()
 
 
 @dataclass
 class FakeGateway:
     """Approves unless told otherwise; remembers charges and declines by key; counts calls.
-    Nothing ever settles here, so every attempt is listed whatever `since` says. Every token
-    and saved method stands for Visa 4111 1111 1111 1111, expiring 12/2030."""
+    Nothing ever settles here, so every attempt is listed whatever `since` says. A token stands
+    for Visa 4111 1111 1111 1111, expiring 12/2030, unless `token_methods` says otherwise."""
 
     calls: int = 0
     next_outcomes: list[Outcome] = field(default_factory=list)
@@ -49,6 +70,9 @@ class FakeGateway:
     # customer profile id → (customer_ref, email): one profile per customer, as the processor
     customer_profiles: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     saved_methods: set[SavedProfile] = field(default_factory=set)
+    token_methods: dict[str, FakeMethod] = field(default_factory=dict)  # token value → method
+    kept: dict[SavedProfile, FakeMethod] = field(default_factory=dict)  # what each one is
+    _charged_with: dict[str, FakeMethod] = field(default_factory=dict)  # approved trans id →
     # key → (when, amount, customer_ref) of each attempt that made a transaction
     _attempts: dict[str, list[tuple[datetime, Decimal, str]]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(60000001))
@@ -80,8 +104,12 @@ class FakeGateway:
         else:
             saved = self._save(request) if request.save_method else None
             held = "Held for review." if outcome is Outcome.HELD else None
-            result = ChargeResult(outcome, trans, "A1B2C3", "1111", "Visa", held, saved)
+            method = self._method_of(request)
+            brand = "eCheck" if method.kind == "bank" else method.brand
+            result = ChargeResult(outcome, trans, "A1B2C3", method.last4, brand, held, saved)
             self.charges[request.key] = result
+            if outcome is Outcome.APPROVED:
+                self._charged_with[trans] = method
         if self.lose_answer:
             return ChargeResult(Outcome.UNKNOWN)
         return result
@@ -106,18 +134,73 @@ class FakeGateway:
             for at, amount, customer in self._attempts.get(request.key, [])
         )
 
+    def _method_of(self, request: ChargeRequest) -> FakeMethod:
+        if request.token is not None:
+            return self.token_methods.get(request.token.value, VISA)
+        if request.profile is not None:
+            return self.kept.get(request.profile, VISA)
+        return VISA
+
     def _save(self, request: ChargeRequest) -> SavedProfile | None:
-        """A new customer profile with this method; None when the customer (by id or e-mail)
-        has one already (E00039): the charge stands, the method is not saved."""
-        email = (request.email or "").lower() or None
-        for ref, known in self.customer_profiles.values():
-            if ref == request.customer_ref or (email and known == email):
-                return None
+        """profile.createProfile: a new customer profile with this method; None when the
+        customer has one already (same id and e-mail: E00039): the charge stands, the method
+        is not saved."""
+        owner = MethodOwner(request.customer_ref, request.email)
+        if self._profile_of(owner) is not None:
+            return None
+        customer_profile = self._new_profile(owner)
+        return self._keep(customer_profile, self._method_of(request))
+
+    def _profile_of(self, owner: MethodOwner) -> str | None:
+        wanted = (owner.customer_ref, (owner.email or "").lower() or None)
+        return next((p for p, known in self.customer_profiles.items() if known == wanted), None)
+
+    def _new_profile(self, owner: MethodOwner) -> str:
         customer_profile = str(next(self._profile_ids))
-        self.customer_profiles[customer_profile] = (request.customer_ref, email)
-        saved = SavedProfile(customer_profile, f"8{customer_profile}")
+        email = (owner.email or "").lower() or None
+        self.customer_profiles[customer_profile] = (owner.customer_ref, email)
+        return customer_profile
+
+    def _keep(self, customer_profile: str, method: FakeMethod) -> SavedProfile:
+        """Keep a method in a profile; the one kept already when it is the same method."""
+        mine = [p for p in self.saved_methods if p.customer_profile_id == customer_profile]
+        for saved in mine:
+            if self.kept.get(saved, VISA) == method:
+                return saved
+        if len(mine) >= MAX_METHODS:
+            raise GatewayError(TOO_MANY)
+        saved = SavedProfile(customer_profile, str(next(self._profile_ids) + 8_000_000))
         self.saved_methods.add(saved)
+        self.kept[saved] = method
         return saved
+
+    def _owner_profile(self, owner: MethodOwner) -> str:
+        if owner.customer_profile_id is not None:
+            if owner.customer_profile_id not in self.customer_profiles:
+                raise GatewayError(NOT_FOUND)
+            return owner.customer_profile_id
+        return self._profile_of(owner) or self._new_profile(owner)
+
+    def save_from_charge(self, owner: MethodOwner, trans_id: str) -> SavedProfile:
+        self.calls += 1
+        method = self._charged_with.get(trans_id)
+        if method is None:
+            raise GatewayError("The payment could not be found to save its method.")
+        return self._keep(self._owner_profile(owner), method)
+
+    def add_method(self, owner: MethodOwner, token: Token, validation: Validation) -> SavedProfile:
+        self.calls += 1
+        if token.value in self.used_tokens:
+            raise GatewayError(TOKEN_REFUSED)
+        self.used_tokens.add(token.value)
+        customer_profile = self._owner_profile(owner)
+        method = self.token_methods.get(token.value, VISA)
+        if method.zip == DECLINE_ZIP:
+            raise GatewayError(
+                "The card or account was declined when we checked it. "
+                "This transaction has been declined."
+            )
+        return self._keep(customer_profile, method)
 
     def find(self, key: str, amount: Decimal, since: datetime) -> ChargeResult | None:
         self.calls += 1
@@ -147,11 +230,15 @@ class FakeGateway:
         self.calls += 1
         if profile not in self.saved_methods:
             raise GatewayError("Authorize.Net no longer has that payment method.")
-        return MethodDetails(profile, "card", "Visa", "1111", "12/2030")
+        method = self.kept.get(profile, VISA)
+        if method.kind == "bank":
+            return MethodDetails(profile, "bank", "Bank account", method.last4)
+        return MethodDetails(profile, "card", method.brand, method.last4, method.expiry)
 
     def delete_method(self, profile: SavedProfile) -> None:
         self.calls += 1
         self.saved_methods.discard(profile)  # already gone is fine
+        self.kept.pop(profile, None)
 
     def client_key(self) -> str:
         return "fake-public-client-key"

@@ -39,6 +39,23 @@ class SavedProfile:
 
 
 @dataclass(frozen=True)
+class MethodOwner:
+    """Whose method is kept: our customer id and e-mail, and the customer's profile at the
+    processor when we know it (one profile per customer holds all their methods)."""
+
+    customer_ref: str
+    email: str | None = None
+    customer_profile_id: str | None = None
+
+
+class Validation(enum.StrEnum):
+    """How the processor checks a method before keeping it (validationMode)."""
+
+    TEST = "testMode"  # a $0.00 authorization
+    LIVE = "liveMode"  # a $0.01 authorization, voided
+
+
+@dataclass(frozen=True)
 class ChargeRequest:
     """One charge: the amount, the unique key that finds it again, and how to pay."""
 
@@ -108,6 +125,18 @@ class PaymentGateway(Protocol):
 
     def method_details(self, profile: SavedProfile) -> MethodDetails:
         """Brand, last 4 and expiry of a saved method."""
+        ...
+
+    def save_from_charge(self, owner: MethodOwner, trans_id: str) -> SavedProfile:
+        """Keep the method an approved charge used, in the owner's profile (made when they
+        have none; never a second one). A method kept already comes back as the one kept.
+        Raises GatewayError (safe to show) when it cannot be kept."""
+        ...
+
+    def add_method(self, owner: MethodOwner, token: Token, validation: Validation) -> SavedProfile:
+        """Keep a card or bank account given as a one-time token, once the processor's check
+        passes, in the owner's profile (made when they have none). A method kept already comes
+        back as the one kept. Raises GatewayError (safe to show): declined, token expired."""
         ...
 
     def delete_method(self, profile: SavedProfile) -> None:

@@ -29,6 +29,8 @@ from portal.payments.gateway import (
     ChargeRequest,
     ChargeResult,
     GatewayError,
+    MethodDetails,
+    MethodOwner,
     Outcome,
     PaymentGateway,
     SavedProfile,
@@ -235,10 +237,13 @@ def charge(
     payment_id: int,
     method: Method,
     email: str | None = None,
+    keep: bool = True,
 ) -> Payment:
     """Send the charge once and record the answer. INIT → PENDING is a compare-and-set
     committed before the call: of any number of concurrent requests for one payment exactly
-    one sends it; the others get the payment as it stands (see `settled`)."""
+    one sends it; the others get the payment as it stands (see `settled`). A method to be
+    saved is saved after the outcome is stored (`keep=False`: the caller calls
+    `keep_charged_method` itself, to tell the customer when it could not be)."""
     with sessions() as s:
         payment = s.get(Payment, payment_id)
         assert payment is not None
@@ -260,7 +265,6 @@ def charge(
             email=email,
             token=method.token,
             profile=profile,
-            save_method=method.save and profile is None,
         )
         s.commit()
     result = gateway.charge(request)  # outside any transaction, after the intent is stored
@@ -272,8 +276,8 @@ def charge(
         else:
             s.rollback()  # recovery settled it first: its answer stands
             s.refresh(payment)
-    if result.saved is not None:
-        _describe_saved(sessions, gateway, result.saved)
+    if keep and method.save and payment.state is PaymentState.SUCCEEDED:
+        keep_charged_method(sessions, gateway, payment_id)
     return payment
 
 
@@ -295,24 +299,91 @@ def settled(
         time.sleep(poll)
 
 
-def _describe_saved(
-    sessions: sessionmaker[Session], gateway: PaymentGateway, profile: SavedProfile
-) -> None:
-    """Fill in brand and expiry of a newly saved method (shown later; best effort)."""
-    try:
-        details = gateway.method_details(profile)
-    except GatewayError as exc:
-        logger.warning("could not describe a saved method yet: %s", exc)
-        return
+def keep_charged_method(
+    sessions: sessionmaker[Session], gateway: PaymentGateway, payment_id: int
+) -> str | None:
+    """Save the method a succeeded payment used, in the customer's one processor profile,
+    after the charge's outcome is stored (a crash before this loses no money, only the save).
+    None when it is saved (or was already); else why not, for the customer."""
     with sessions() as s:
-        saved = s.scalar(
-            sa.select(SavedMethod).where(
-                SavedMethod.gateway_payment_profile_id == profile.payment_profile_id
-            )
+        payment = s.get(Payment, payment_id)
+        if payment is None or not payment.save_method:
+            return None
+        if payment.state is not PaymentState.SUCCEEDED or not payment.gateway_trans_id:
+            return "the payment is still being confirmed. You can add it on Payment methods."
+        customer = s.get(Customer, payment.customer_id)
+        owner = MethodOwner(
+            str(payment.customer_id),
+            customer.email if customer is not None else None,
+            profile_of(s, payment.customer_id),
         )
-        if saved is not None:
-            saved.brand, saved.last4, saved.expiry = details.brand, details.last4, details.expiry
-            s.commit()
+        trans_id, kind = payment.gateway_trans_id, payment.method_kind
+        fallback = (payment.account_type or "Card", payment.account_last4 or "????")
+        customer_id, user_id = payment.customer_id, payment.user_id
+    try:  # outside any transaction
+        profile = gateway.save_from_charge(owner, trans_id)
+    except GatewayError as exc:
+        logger.warning("payment %s: its method was not saved: %s", payment_id, exc)
+        return str(exc)
+    details = _details(gateway, profile)
+    if details is None:
+        details = MethodDetails(profile, kind.value, *fallback)
+    with sessions() as s:
+        keep_method(s, customer_id, user_id, details)
+        commit(s)
+    return None
+
+
+def _details(gateway: PaymentGateway, profile: SavedProfile) -> MethodDetails | None:
+    """Brand, last 4 and expiry of a method just kept (None when the processor cannot say)."""
+    try:
+        return gateway.method_details(profile)
+    except GatewayError as exc:
+        logger.warning("could not describe a saved method: %s", exc)
+        return None
+
+
+def profile_of(s: Session, customer_id: int) -> str | None:
+    """The customer's profile at the processor, as their saved methods name it."""
+    return s.scalar(
+        sa.select(SavedMethod.gateway_customer_profile_id)
+        .where(SavedMethod.customer_id == customer_id)
+        .order_by(SavedMethod.id)
+        .limit(1)
+    )
+
+
+def keep_method(
+    s: Session, customer_id: int, user_id: int | None, details: MethodDetails
+) -> SavedMethod:
+    """Record a method the processor keeps (the one recorded already when it is the same),
+    the first one as the default, and tell the login that saved it."""
+    _lock_customer(s, customer_id)
+    profile = details.profile
+    known = s.scalar(
+        sa.select(SavedMethod).where(
+            SavedMethod.gateway_payment_profile_id == profile.payment_profile_id
+        )
+    )
+    if known is not None:
+        return known
+    kind = MethodKind.BANK if details.kind == "bank" else MethodKind.CARD
+    method = SavedMethod(
+        customer_id=customer_id,
+        gateway_customer_profile_id=profile.customer_profile_id,
+        gateway_payment_profile_id=profile.payment_profile_id,
+        kind=kind,
+        brand=details.brand[:30],
+        last4=details.last4[-4:],
+        expiry=details.expiry,
+        is_default=not _saved_methods(s, customer_id),  # the first one
+    )
+    s.add(method)
+    s.flush()
+    saver = s.get(PortalUser, user_id) if user_id else None
+    if saver is not None:
+        alerts.payment_method_saved(s, saver, method.brand, method.last4)
+    return method
 
 
 def _describe(payment: Payment) -> str:
@@ -390,21 +461,6 @@ def _succeeded(s: Session, payment: Payment, result: ChargeResult) -> None:
         .values(balance=Customer.balance - payment.total)
         .execution_options(synchronize_session="fetch")
     )
-    if result.saved is not None:
-        s.add(
-            SavedMethod(
-                customer_id=payment.customer_id,
-                gateway_customer_profile_id=result.saved.customer_profile_id,
-                gateway_payment_profile_id=result.saved.payment_profile_id,
-                kind=payment.method_kind,
-                brand=result.account_type or "Card",
-                last4=result.last4 or "????",
-                is_default=not _saved_methods(s, payment.customer_id),  # the first one
-            )
-        )
-        saver = s.get(PortalUser, payment.user_id) if payment.user_id else None
-        if saver is not None:
-            alerts.payment_method_saved(s, saver, result.account_type or "Card", result.last4 or "")
     outbox.enqueue(
         s,
         "qbo.payment",

@@ -241,7 +241,7 @@ def pay() -> Response | tuple[str, int]:
         page, status = _render_pay(errors, 400)
         return _with_accept_csp(current_app.make_response((page, status)))
     sessions = db.database().sessions
-    payment = service.charge(sessions, gateway, payment_id, method, email=user().email)
+    payment = service.charge(sessions, gateway, payment_id, method, email=user().email, keep=False)
     if payment.state in (PaymentState.INIT, PaymentState.PENDING):
         # Another request (a double click, a second tab, a phone retrying) is charging this
         # very payment: wait for its answer instead of charging again.
@@ -256,7 +256,24 @@ def pay() -> Response | tuple[str, int]:
         flash(f"Thank you! Your payment of {money(payment.total)} was received.", "success")
     else:
         flash("This payment is already being processed; you will not be charged twice.", "info")
+    if method.save:
+        _keep_method(gateway, payment, method)
     return redirect(url_for("payments.receipt", payment_id=payment_id), code=303)
+
+
+def _keep_method(gateway: PaymentGateway, payment: Payment, method: Method) -> None:
+    """Save the method just charged; say so plainly when it could not be."""
+    what = "bank account" if method.kind is MethodKind.BANK else "card"
+    if payment.state is not PaymentState.SUCCEEDED:
+        flash(
+            f"The {what} was not saved: the payment is still being confirmed. "
+            "You can add it on the Payment methods page.",
+            "info",
+        )
+        return
+    problem = service.keep_charged_method(db.database().sessions, gateway, payment.id)
+    if problem is not None:
+        flash(f"Your payment went through, but we could not save the {what}: {problem}", "error")
 
 
 def _own_payment(payment_id: int) -> Payment:

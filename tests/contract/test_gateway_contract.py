@@ -13,15 +13,17 @@ import pytest
 from pyxb.exceptions_ import PyXBException
 
 from portal.payments.authorizenet import AuthorizeNetGateway
-from portal.payments.fake import FakeGateway
+from portal.payments.fake import FakeGateway, FakeMethod
 from portal.payments.gateway import (
     ChargeRequest,
     ChargeResult,
     GatewayError,
+    MethodOwner,
     Outcome,
     PaymentGateway,
     SavedProfile,
     Token,
+    Validation,
 )
 from sandbox.authorizenet import AnetSandbox
 from tests.integration.anet_fixtures import *  # noqa: F403  (fixtures)
@@ -38,6 +40,11 @@ class Processor:
     hold_next: Callable[[], None]
     lose_next_answer: Callable[[], None]  # the charge is made, its answer never arrives
     now: Callable[[], datetime]
+    card: Callable[[str, str], Token]  # a token for (card number, billing ZIP), expiring 12/2030
+    bank: Callable[[str], Token]  # a token for this account number (routing 121042882)
+
+
+BRANDS = {"4": "Visa", "5": "MasterCard", "3": "AmericanExpress", "6": "Discover"}
 
 
 def fake_processor() -> Processor:
@@ -47,6 +54,16 @@ def fake_processor() -> Processor:
     def lose() -> None:
         fake.lose_answer = True
 
+    def card(number: str, zip_code: str) -> Token:
+        value = f"fake-token-{next(serial)}"
+        fake.token_methods[value] = FakeMethod("card", BRANDS[number[0]], number[-4:], zip=zip_code)
+        return Token("COMMON.ACCEPT.INAPP.PAYMENT", value)
+
+    def bank(account: str) -> Token:
+        value = f"fake-token-{next(serial)}"
+        fake.token_methods[value] = FakeMethod("bank", "eCheck", account[-4:], None, None)
+        return Token("COMMON.ACCEPT.INAPP.PAYMENT", value)
+
     return Processor(
         gateway=fake,
         token=lambda: Token("COMMON.ACCEPT.INAPP.PAYMENT", f"fake-token-{next(serial)}"),
@@ -54,6 +71,8 @@ def fake_processor() -> Processor:
         hold_next=lambda: fake.next_outcomes.append(Outcome.HELD),
         lose_next_answer=lose,
         now=lambda: datetime.now(UTC),
+        card=card,
+        bank=bank,
     )
 
 
@@ -65,6 +84,8 @@ def sandbox_processor(anet: AnetSandbox, gateway: AuthorizeNetGateway) -> Proces
         hold_next=anet.state.faults.hold_for_review_next,
         lose_next_answer=anet.state.faults.drop_after_charge,
         now=anet.state.now,
+        card=lambda number, zip_code: card_token(anet, number, zip_code),
+        bank=lambda account: Token(*anet.state.tokenize_bank(account)),
     )
 
 
@@ -243,3 +264,74 @@ def test_a_key_over_20_characters_is_refused_before_anything_is_sent(processor):
 
 def test_the_public_client_key_is_given(processor):
     assert processor.gateway.client_key()
+
+
+OWNER = MethodOwner("42", "customer42@example.com")
+
+
+def test_methods_saved_from_charges_share_the_customers_one_profile(processor):
+    gateway = processor.gateway
+    visa = charge(processor, "K-1", token=processor.card("4111111111111111", "98004"))
+    first = gateway.save_from_charge(OWNER, visa.trans_id)
+    by_bank = charge(processor, "K-2", amount="20.00", token=processor.bank("123456789"))
+    assert by_bank.account_type == "eCheck" and by_bank.last4 == "6789"
+    owner = MethodOwner("42", OWNER.email, first.customer_profile_id)
+    second = gateway.save_from_charge(owner, by_bank.trans_id)
+    mastercard = charge(processor, "K-3", token=processor.card("5424000000000015", "98004"))
+    # Not knowing the profile, the portal still lands in it (the processor names it).
+    third = gateway.save_from_charge(OWNER, mastercard.trans_id)
+    assert {first.customer_profile_id, second.customer_profile_id, third.customer_profile_id} == {
+        first.customer_profile_id
+    }
+    assert len({first, second, third}) == 3
+    shown = [gateway.method_details(p) for p in (first, second, third)]
+    assert [(d.kind, d.brand, d.last4, d.expiry) for d in shown] == [
+        ("card", "Visa", "1111", "12/2030"),
+        ("bank", "Bank account", "6789", None),
+        ("card", "MasterCard", "0015", "12/2030"),
+    ]
+    again = charge(
+        processor, "K-4", amount="7.00", token=processor.card("4111111111111111", "98004")
+    )
+    assert gateway.save_from_charge(owner, again.trans_id) == first  # the same card: one method
+    paid = charge(processor, "K-5", amount="8.00", profile=second)
+    assert paid.outcome is Outcome.APPROVED and paid.account_type == "eCheck"
+
+
+def test_a_method_that_cannot_be_saved_from_a_charge_is_an_error(processor):
+    with pytest.raises(GatewayError):
+        processor.gateway.save_from_charge(OWNER, "999999")
+    visa = charge(processor, "K-1")
+    with pytest.raises(GatewayError):
+        processor.gateway.save_from_charge(MethodOwner("42", None, "777777"), visa.trans_id)
+
+
+def test_a_method_is_added_after_the_processors_check(processor):
+    gateway = processor.gateway
+    added = gateway.add_method(OWNER, processor.card("4111111111111111", "98004"), Validation.TEST)
+    details = gateway.method_details(added)
+    assert (details.kind, details.brand, details.last4) == ("card", "Visa", "1111")
+    owner = MethodOwner("42", OWNER.email, added.customer_profile_id)
+    bank = gateway.add_method(owner, processor.bank("555566667777"), Validation.LIVE)
+    assert bank.customer_profile_id == added.customer_profile_id
+    assert gateway.method_details(bank).last4 == "7777"
+    again = gateway.add_method(OWNER, processor.card("4111111111111111", "98004"), Validation.TEST)
+    assert again == added  # the same card, name, address and ZIP: the one kept
+    paid = charge(processor, "K-1", profile=added)
+    assert paid.outcome is Outcome.APPROVED and paid.last4 == "1111"
+
+
+def test_a_declined_check_or_a_used_token_keeps_nothing(processor):
+    gateway = processor.gateway
+    with pytest.raises(GatewayError, match="declined"):
+        gateway.add_method(OWNER, processor.card("4111111111111111", "46282"), Validation.TEST)
+    token = processor.card("5424000000000015", "98004")
+    kept = gateway.add_method(OWNER, token, Validation.TEST)
+    with pytest.raises(GatewayError, match="expired"):
+        gateway.add_method(OWNER, token, Validation.TEST)
+    owner = MethodOwner("42", OWNER.email, kept.customer_profile_id)
+    other = gateway.add_method(owner, processor.card("4007000000027", "98004"), Validation.TEST)
+    assert other != kept
+    gateway.delete_method(kept)
+    with pytest.raises(GatewayError):
+        gateway.method_details(kept)
