@@ -174,6 +174,11 @@ class AuthorizeNetSettings:
     signature_key: str = _opt("", "Verifies X-ANET-Signature on webhooks.", secret=True)
     timeout_seconds: int = _opt(30, "Timeout of one API call.", min=1, max=300)
     duplicate_window_seconds: int = _opt(120, "Processor-side duplicate window.", min=0, max=28800)
+    validation_mode: str = _opt(
+        "testMode",
+        "testMode|liveMode: how a method added without paying is checked.",
+        choices=("testMode", "liveMode"),
+    )
 
 
 @dataclass(frozen=True)
@@ -321,11 +326,6 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Every setting, by section."""
-
-    portal: PortalSettings = field(default_factory=PortalSettings)
-@dataclass(frozen=True)
 class AutopaySettings:
     """[autopay] — autopay, scheduled payments and payment plans."""
 
@@ -355,6 +355,11 @@ class AutopaySettings:
         return days
 
 
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, by section."""
+
+    portal: PortalSettings = field(default_factory=PortalSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     mail: MailSettings = field(default_factory=MailSettings)
@@ -368,12 +373,12 @@ class AutopaySettings:
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    autopay: AutopaySettings = field(default_factory=AutopaySettings)
 
     @property
     def instance(self) -> Path:
         """The instance folder as an absolute path."""
         return Path(self.portal.instance_path).resolve()
-    autopay: AutopaySettings = field(default_factory=AutopaySettings)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -405,12 +410,12 @@ _SECTION_TYPES = {
     "notifications": NotificationSettings,
     "logging": LoggingSettings,
     "monitoring": MonitoringSettings,
+    "autopay": AutopaySettings,
 }
 
 
 OFFSET_RE = re.compile(r"(?:UTC)?([+-])(\d{2}):?(\d{2})")
 
-    "autopay": AutopaySettings,
 
 def parse_zone(text: str) -> tzinfo:
     """An IANA time zone (America/Los_Angeles, UTC) or a fixed UTC offset (-08:00, +0530)."""
