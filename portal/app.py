@@ -25,6 +25,7 @@ from portal.admin.payments import bp as admin_payments_bp
 from portal.admin.quickbooks import bp as quickbooks_bp
 from portal.admin.security import bp as admin_security_bp
 from portal.admin.views import bp as admin_bp
+from portal.autopay.views import bp as autopay_bp
 from portal.billing.views import bp as billing_bp
 from portal.config import Settings, load_settings
 from portal.invoices.views import bp as invoices_bp
@@ -97,6 +98,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(sms_hooks_bp)
     csrf.exempt(sms_hooks_bp)  # signed by Twilio (X-Twilio-Signature) instead
     app.register_blueprint(phone_bp)
+    app.register_blueprint(autopay_bp)
     errors.init_app(app)
     app.after_request(_close_unsent_file)
     formatting.init_app(app)
