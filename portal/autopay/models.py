@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, QueryableAttribute, mapped_column, relationship
 
 from portal.db import Base, str_enum, utcnow
 
@@ -228,3 +228,14 @@ class ChargeRun(Base):
     def key(self) -> str:
         """The idempotency key of the current attempt's payment."""
         return f"{self.source.value}-{self.source_id}-{self.run_on:%Y%m%d}-{self.attempt}"
+
+
+def outside_current_plans(invoice_id: QueryableAttribute[int]) -> sa.ColumnElement[bool]:
+    """The invoice is not covered by a current payment plan (the overdue ladder's and the late
+    fees' hook: while a plan is current its invoices hold, by the admin's policy)."""
+    covered = (
+        sa.select(PlanInvoice.invoice_id)
+        .join(PaymentPlan, PaymentPlan.id == PlanInvoice.plan_id)
+        .where(PaymentPlan.state == PlanState.CURRENT)
+    )
+    return invoice_id.not_in(covered)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal import outbox
+from portal.autopay.models import outside_current_plans
 from portal.billing.models import CatalogItem, Customer, Invoice, InvoiceLine
 from portal.config import Settings
 from portal.db import MONEY
@@ -52,7 +53,7 @@ def apply_late_fees(sessions: sessionmaker[Session], settings: Settings, today: 
         policy = current_policy(s, settings)
         if not policy.enabled:
             return run
-        due = _due(s, policy, today)
+        due = _due(s, policy, today, settings.autopay.plan_holds_ladder)
         charged = _charged(s, [invoice_id for invoice_id, _, _ in due])
         items = fee_items(s, policy.item_name)
     missing: set[str] = set()
@@ -83,12 +84,16 @@ def apply_late_fees(sessions: sessionmaker[Session], settings: Settings, today: 
     return run
 
 
-def _due(s: Session, policy: LateFeePolicy, today: date) -> list[tuple[int, str, date]]:
-    """Open invoices past due by more than the grace days: (id, realm, due date)."""
+def _due(
+    s: Session, policy: LateFeePolicy, today: date, plans_hold: bool
+) -> list[tuple[int, str, date]]:
+    """Open invoices past due by more than the grace days, but none a current payment plan
+    covers when `plans_hold`: (id, realm, due date)."""
     last_due = today - timedelta(days=policy.grace_days)
+    held = outside_current_plans(Invoice.id) if plans_hold else sa.true()
     rows = s.execute(
         sa.select(Invoice.id, Invoice.realm_id, Invoice.due_date)
-        .where(open_invoice(), Invoice.due_date.is_not(None), Invoice.due_date < last_due)
+        .where(open_invoice(), Invoice.due_date.is_not(None), Invoice.due_date < last_due, held)
         .order_by(Invoice.id)
     ).all()
     return [(i, realm, due) for i, realm, due in rows if due is not None]

@@ -11,6 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal.autopay.models import outside_current_plans
 from portal.billing.models import Customer, Invoice
 from portal.config import Settings
 from portal.db import MONEY, utcnow
@@ -22,15 +23,17 @@ from portal.overdue.models import CustomerOverdue
 logger = logging.getLogger(__name__)
 
 
-def _oldest_by_customer(today: date) -> sa.Subquery:
-    """Per customer with something overdue: the oldest due date and the overdue balance."""
+def _oldest_by_customer(today: date, settings: Settings) -> sa.Subquery:
+    """Per customer with something overdue: the oldest due date and the overdue balance
+    (invoices of a current payment plan hold, when the admin's policy says so)."""
+    held = outside_current_plans(Invoice.id) if settings.autopay.plan_holds_ladder else sa.true()
     return (
         sa.select(
             Invoice.customer_id,
             sa.func.min(Invoice.due_date).label("oldest"),
             sa.func.sum(Invoice.balance, type_=MONEY).label("owed"),
         )
-        .where(open_overdue(today))
+        .where(open_overdue(today), held)
         .group_by(Invoice.customer_id)
         .subquery()
     )
@@ -49,7 +52,7 @@ def refresh_states(
 def record_states(s: Session, settings: Settings, today: date) -> Counter[str]:
     """Record every customer's state in the caller's unit of work; counts by state."""
     counts: Counter[str] = Counter()
-    overdue = _oldest_by_customer(today)
+    overdue = _oldest_by_customer(today, settings)
     rows = s.execute(sa.select(overdue.c.customer_id, overdue.c.oldest)).all()
     oldest: dict[int, date] = {customer_id: due for customer_id, due in rows}
     stored = {row.customer_id: row for row in s.scalars(sa.select(CustomerOverdue))}
@@ -104,7 +107,7 @@ def overdue_customers(
     s: Session, settings: Settings, today: date, state: OverdueState | None = None
 ) -> list[OverdueRow]:
     """Customers the job recorded as overdue (optionally in one state), worst first."""
-    overdue = _oldest_by_customer(today)
+    overdue = _oldest_by_customer(today, settings)
     query = (
         sa.select(CustomerOverdue, Customer, overdue.c.oldest, overdue.c.owed)
         .join(Customer, Customer.id == CustomerOverdue.customer_id)

@@ -264,3 +264,32 @@ def test_a_plan_pays_installments_oldest_invoice_first_and_completes(
         assert all(
             r is RunState.SUCCEEDED for r in db.session().scalars(sa.select(ChargeRun.state))
         )
+
+
+def test_a_current_plan_holds_the_ladder_and_late_fees_on_its_invoices(
+    app, make_customer, make_invoice
+):
+    from portal.overdue.fees import _due
+    from portal.overdue.models import CustomerOverdue
+    from portal.overdue.policy import from_settings
+    from portal.overdue.states import record_states
+
+    customer = make_customer("Di", email="di@example.com")
+    late = make_invoice(customer, "90.00", due=date(2026, 1, 1))
+    settings = app.config["PORTAL_SETTINGS"]
+    today = date(2026, 3, 1)
+    with app.app_context(), db.transaction() as s:
+        method = saved_card(customer.id)
+        s.add(method)
+        s.flush()
+        service.make_plan(s, customer.id, method.id, 2, today, None, settings.autopay)
+    with app.app_context(), db.transaction() as s:
+        record_states(s, settings, today)
+        assert s.scalar(sa.select(CustomerOverdue)) is None
+        policy = from_settings(settings.late_fees)
+        assert _due(s, policy, today, True) == []
+        assert [i for i, _, _ in _due(s, policy, today, False)] == [late.id]
+        s.execute(sa.update(PaymentPlan).values(state=PlanState.ENDED))
+    with app.app_context(), db.transaction() as s:
+        record_states(s, settings, today)
+        assert s.scalar(sa.select(CustomerOverdue.customer_id)) == customer.id
