@@ -22,6 +22,7 @@ from portal.notifications.sms_status import check_sent
 from portal.notifications.statements import statements
 from portal.overdue.jobs import hourly
 from portal.payments.jobs import recover_payments
+from portal.payments.methods import expiring_notices
 from sync import service
 from sync.outbox import DrainResult
 from sync.quickbooks.webhooks import prune_receipts
@@ -67,6 +68,7 @@ def job_list(settings: Settings) -> list[Job]:
         Job("notices-send", deliver_due, 60),
         Job("notices-sms-status", check_sent, 900),
         Job("autopay", autopay_run, 3600),
+        Job("payment-methods-expiring", expiring_notices, 3600),
     ]
 
 

@@ -45,6 +45,7 @@ KINDS: dict[str, Kind] = {
         Kind("autopay_over_limit", "Autopay: above your maximum, please pay", mandatory=True),
         Kind("scheduled_upcoming", "A scheduled payment is coming"),
         Kind("plan_installment", "A payment plan installment is coming"),
+        Kind("card_expiring", "A saved card is about to expire"),
     )
 }
 

@@ -14,16 +14,15 @@ from werkzeug.wrappers import Response
 
 from portal import db
 from portal.admin.alerts import tell_admins_about_declines
-from portal.auth import customer_required, fresh_login_required, user
+from portal.auth import customer_required, user
 from portal.billing.models import Invoice
 from portal.clock import clock_of, today
 from portal.config import Settings
-from portal.confirm import ask, confirmed
 from portal.formatting import money
 from portal.forms import CsrfOnly
 from portal.ids import parse_id
 from portal.payments import service
-from portal.payments.gateway import GatewayError, PaymentGateway, SavedProfile, Token
+from portal.payments.gateway import GatewayError, PaymentGateway, Token
 from portal.payments.models import MethodKind, Payment, PaymentState, SavedMethod
 from portal.payments.service import Method, PaymentRefused, TooManyDeclines
 from portal.payments.velocity import Attempt
@@ -303,57 +302,5 @@ def history() -> str:
     return render_template("payments/history.html", payments=payments)
 
 
-def _own_method(method_id: int) -> SavedMethod:
-    method = db.session().get(SavedMethod, method_id)
-    if method is None or method.customer_id != _customer_id():
-        abort(404)
-    return method
-
-
-@bp.route("/payment-methods")
-@customer_required
-def methods() -> str:
-    return render_template("payments/methods.html", methods=_methods(), form=CsrfOnly())
-
-
-@bp.route("/payment-methods/<int:method_id>/default", methods=["POST"])
-@customer_required
-@fresh_login_required("payments.methods")
-def make_default(method_id: int) -> Response:
-    chosen = _own_method(method_id)
-    with db.transaction() as s:
-        for method in _methods():
-            method.is_default = method.id == chosen.id
-        s.flush()
-    flash(f"{chosen.brand} ending in {chosen.last4} is now your default.", "success")
-    return redirect(url_for("payments.methods"))
-
-
-@bp.route("/payment-methods/<int:method_id>/remove", methods=["POST"])
-@customer_required
-@fresh_login_required("payments.methods")
-def remove(method_id: int) -> Response | tuple[str, int]:
-    method = _own_method(method_id)
-    if not confirmed():
-        return ask(
-            f"Remove {method.brand} ending in {method.last4}?",
-            "You will need to enter its details again to pay with it.",
-            url_for("payments.remove", method_id=method_id),
-            url_for("payments.methods"),
-            "Remove",
-        )
-    gateway = _gateway()
-    if gateway is not None:
-        profile = SavedProfile(
-            method.gateway_customer_profile_id, method.gateway_payment_profile_id
-        )
-        db.release()
-        try:
-            gateway.delete_method(profile)
-        except GatewayError as exc:
-            flash(f"The method could not be removed just now: {exc}", "error")
-            return redirect(url_for("payments.methods"))
-    with db.transaction() as s:
-        service.forget_method(s, _customer_id(), method_id)
-    flash(f"{method.brand} ending in {method.last4} was removed.", "success")
-    return redirect(url_for("payments.methods"))
+# The saved-method pages live in their own module, on this blueprint.
+from portal.payments import method_pages  # noqa: E402, F401

@@ -300,6 +300,7 @@ def test_worker_jobs_have_stable_ids_and_rescheduling_is_idempotent(app: Flask):
         "notices-send",
         "notices-sms-status",
         "autopay",
+        "payment-methods-expiring",
     ]
     assert job_list(settings)[0].seconds == 300
     scheduler = BackgroundScheduler(timezone="UTC")
