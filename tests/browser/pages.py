@@ -95,6 +95,8 @@ CUSTOMER = [
     Visit("not found", "/no-such-page", status=404),
     Visit("notifications", "/notifications"),
     Visit("notification choices", "/notifications/preferences"),
+    Visit("add a card", "/payment-methods/add-card"),
+    Visit("add a bank account", "/payment-methods/add-bank-account"),
 ]
 
 STAFF_PAGES = [
