@@ -152,8 +152,9 @@ def start(
             raise TooManyDeclines(wait)
     if not amounts:
         raise PaymentRefused("Choose at least one invoice to pay.")
+    kind = method.kind
     if method.saved_method_id is not None:
-        _own_method(s, customer_id, method.saved_method_id)
+        kind = _own_method(s, customer_id, method.saved_method_id).kind  # a bank one is BANK
     invoices = {
         inv.id: inv
         for inv in s.scalars(
@@ -168,7 +169,7 @@ def start(
         user_id=user_id,
         idempotency_key=idempotency_key,
         gateway_key="P" + secrets.token_hex(9).upper(),
-        method_kind=method.kind,
+        method_kind=kind,
         saved_method_id=method.saved_method_id,
         save_method=method.save,
         total=Decimal(0),

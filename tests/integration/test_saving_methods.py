@@ -170,3 +170,24 @@ def test_a_crash_between_charge_and_save_loses_no_money_and_saving_again_works(
         assert service.keep_charged_method(sessions, gateway, payment_id) is None
         assert service.keep_charged_method(sessions, gateway, payment_id) is None  # again: one
     assert [(m.brand, m.last4) for m in methods(app)] == [("Visa", "1111")]
+
+
+def test_paying_with_a_saved_bank_account_is_an_echeck(app, client, ada, anet: AnetSandbox):
+    _customer, invoices = ada
+    login(client, "ada")
+    pay(client, invoices[0].id, "10.00", anet.state.tokenize_bank("123456789"), kind="bank")
+    [bank] = methods(app)
+    page = client.get("/pay").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert key is not None
+    data = {
+        "csrf_token": csrf_token(client, "/pay"),
+        "idempotency_key": key.group(1),
+        "method": f"saved-{bank.id}",
+        "invoice": str(invoices[1].id),
+        f"amount-{invoices[1].id}": "12.00",
+    }
+    assert client.post("/pay", data=data).status_code == 303
+    with app.app_context():
+        last = db.session().scalar(sa.select(Payment).order_by(Payment.id.desc()))
+        assert last.method_kind is MethodKind.BANK and last.account_type == "eCheck"
