@@ -1,0 +1,26 @@
+"""bench/autopay_bench.py still runs: its measurements at a tiny size, structure only (no
+timing is asserted)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import pytest
+
+from bench import autopay_bench
+
+
+def test_the_autopay_bench_charges_each_customer_once_and_batches_the_write_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    run, write_back, again = autopay_bench.measure(tmp_path / "run", 12)
+
+    assert run.customers > 0
+    assert run.charges == run.gateway_calls == run.customers
+    assert 0 < write_back.qbo_calls <= math.ceil(run.charges / 30)
+    assert again.charges == again.gateway_calls == 0
+    assert "peak RSS MB" in autopay_bench.table([run, write_back, again])
