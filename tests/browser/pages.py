@@ -193,3 +193,9 @@ def open_page(page: Page, visit: Visit, world: dict[str, object]) -> None:
     )
     if visit.then:
         visit.then(page)
+
+# Autopay, scheduled payments and plans (issue 14).
+CUSTOMER.append(Visit("autopay", "/autopay"))
+CUSTOMER.append(Visit("skip an automatic payment?", "/autopay/skip/{invoice}"))
+STAFF_PAGES.append(Visit("customer autopay", "/admin/customers/{customer}/autopay"))
+ADMIN_PAGES.append(Visit("customer autopay", "/admin/customers/{customer}/autopay"))
