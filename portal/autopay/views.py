@@ -91,6 +91,21 @@ def _page(customer_id: int, template: str, **extra: object) -> str:
                 .limit(20)
             )
         ),
+        invoices=list(
+            s.scalars(
+                sa.select(Invoice)
+                .where(
+                    Invoice.customer_id == customer_id,
+                    Invoice.balance > 0,
+                    ~Invoice.voided,
+                    ~Invoice.deleted,
+                )
+                .order_by(Invoice.due_date, Invoice.id)
+                .limit(100)
+            )
+        ),
+        overdue=service.overdue_invoices(s, customer_id, today()),
+        limits=_settings().autopay,
         form=CsrfOnly(),
         **extra,
     )
@@ -232,6 +247,29 @@ def staff(customer_id: int) -> Response | str | tuple[str, int]:
         flash("Autopay saved, with the customer's consent recorded.", "success")
         return redirect(url_for("autopay.staff", customer_id=customer_id))
     return _page(customer_id, "autopay/staff.html", customer=customer)
+
+
+@bp.route("/admin/customers/<int:customer_id>/plan", methods=["POST"])
+@roles_required(Role.ADMIN, Role.BOOKKEEPER)
+def staff_plan(customer_id: int) -> Response | tuple[str, int]:
+    customer = db.session().get(Customer, customer_id)
+    if customer is None:
+        abort(404)
+    if not CsrfOnly().validate_on_submit():
+        abort(400)
+    try:
+        count = int(request.form.get("installments", ""))
+        method_id = int(request.form.get("method_id", ""))
+        with db.transaction() as s:
+            service.make_plan(
+                s, customer_id, method_id, count, today(), user().id, _settings().autopay
+            )
+    except (ValueError, AutopayRefused) as exc:
+        message = str(exc) if isinstance(exc, AutopayRefused) else "Choose a number and a method."
+        flash(message, "error")
+        return _page(customer_id, "autopay/staff.html", customer=customer), 400
+    flash("The payment plan is set up on the customer's behalf.", "success")
+    return redirect(url_for("autopay.staff", customer_id=customer_id))
 
 
 @bp.app_context_processor

@@ -171,3 +171,39 @@ def test_staff_set_autopay_only_with_a_consent_note(app, client, world):
     on = enrollment(app, world["ada"])
     assert on.consent_via is Consent.STAFF and "by phone" in on.consent_note
     assert client.get(f"/admin/customers/{HUGE}/autopay").status_code == 404
+
+
+def test_a_customer_splits_an_overdue_balance_and_staff_can_for_them(
+    app, client, world, make_invoice
+):
+    from portal.autopay.models import PaymentPlan
+    from portal.billing.models import Customer
+
+    with app.app_context():
+        ada = db.session().get(Customer, world["ada"])
+        bob = db.session().get(Customer, world["bob"])
+    make_invoice(ada, "300.00", due=date(2026, 1, 15))
+    make_invoice(bob, "200.00", due=date(2026, 1, 15))
+    login(client, "ada")
+    assert "Set up the plan" in client.get("/autopay").get_data(as_text=True)
+    too_many = {"method_id": str(world["ada_card"]), "installments": "13"}
+    assert post_form(client, "/autopay/plan", too_many, page="/autopay").status_code == 400
+    ok = {"method_id": str(world["ada_card"]), "installments": "3"}
+    assert post_form(client, "/autopay/plan", ok, page="/autopay").status_code == 302
+    with app.app_context():
+        plan = db.session().scalar(sa.select(PaymentPlan))
+        assert plan.customer_id == world["ada"] and plan.total == Decimal("300.00")
+        assert [i.amount for i in plan.installments] == [Decimal("100.00")] * 3
+    client.get("/logout")
+    login(client, "boss")
+    page = f"/admin/customers/{world['bob']}/autopay"
+    answer = post_form(
+        client,
+        f"/admin/customers/{world['bob']}/plan",
+        {"method_id": str(world["bob_card"]), "installments": "2"},
+        page=page,
+    )
+    assert answer.status_code == 302
+    with app.app_context():
+        plans = {p.customer_id: p.total for p in db.session().scalars(sa.select(PaymentPlan))}
+    assert plans == {world["ada"]: Decimal("300.00"), world["bob"]: Decimal("200.00")}
