@@ -3,7 +3,6 @@ on the company's date, retries on their days, and what a last failure means."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -14,21 +13,20 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.autopay import charging, notices
+from portal.autopay.amounts import autopay_amounts, digest, plan_amounts, schedule_amounts
 from portal.autopay.charging import Amounts
 from portal.autopay.models import (
     AutopayEnrollment,
     ChargeRun,
     PaymentPlan,
     PlanInstallment,
-    PlanInvoice,
     PlanState,
     RunState,
     ScheduledPayment,
     ScheduleState,
     Source,
 )
-from portal.autopay.service import covered_invoice_ids, skipped
-from portal.billing.models import Invoice
+from portal.autopay.upcoming import upcoming
 from portal.clock import app_today
 from portal.config import AutopaySettings, Settings
 from portal.db import commit
@@ -64,67 +62,12 @@ def autopay_run(app: Flask) -> RunResult:
 
     charging.charge_pending(sessions, gateway, settle)  # what a crashed run left
     with sessions() as s:
-        _upcoming(s, today, limits.notice_days)
+        upcoming(s, today, limits.notice_days)
         commit(s)
     for freeze in (_freeze_retries, _freeze_autopay, _freeze_schedules, _freeze_plans):
         result.frozen += freeze(sessions, today)
     result.charged = charging.charge_pending(sessions, gateway, settle)
     return result
-
-
-# --- what each source charges --------------------------------------------------------------
-
-
-def _autopay_amounts(s: Session, enrollment: AutopayEnrollment, horizon: date) -> Amounts:
-    """Open invoices due by `horizon`, neither skipped nor in a current plan."""
-    invoices = list(
-        s.scalars(
-            sa.select(Invoice)
-            .where(
-                Invoice.customer_id == enrollment.customer_id,
-                Invoice.due_date <= horizon,
-                Invoice.balance > 0,
-                ~Invoice.voided,
-                ~Invoice.deleted,
-            )
-            .order_by(Invoice.due_date, Invoice.id)
-        )
-    )
-    leave_out = skipped(s, enrollment.id) | covered_invoice_ids(s, [i.id for i in invoices])
-    return charging.available(s, [i for i in invoices if i.id not in leave_out])
-
-
-def _schedule_amounts(s: Session, planned: ScheduledPayment) -> Amounts:
-    """The chosen amounts, each at most what is still owed."""
-    invoices = list(
-        s.scalars(sa.select(Invoice).where(Invoice.id.in_([x.invoice_id for x in planned.lines])))
-    )
-    owed = charging.available(s, invoices)
-    out = {}
-    for line in planned.lines:
-        amount = min(line.amount, owed.get(line.invoice_id, Decimal(0)))
-        if amount > 0:
-            out[line.invoice_id] = amount
-    return out
-
-
-def _plan_amounts(s: Session, installment: PlanInstallment) -> Amounts:
-    """The installment spread over the plan's invoices, oldest first."""
-    invoices = list(
-        s.scalars(
-            sa.select(Invoice)
-            .join(PlanInvoice, PlanInvoice.invoice_id == Invoice.id)
-            .where(PlanInvoice.plan_id == installment.plan_id)
-            .order_by(Invoice.due_date, Invoice.id)
-        )
-    )
-    left, out = installment.amount, {}
-    for invoice_id, owed in charging.available(s, invoices).items():
-        if left <= 0:
-            break
-        out[invoice_id] = min(owed, left)
-        left -= out[invoice_id]
-    return out
 
 
 def _begin(s: Session, run: ChargeRun, amounts: Amounts, method_id: int | None) -> int:
@@ -156,14 +99,12 @@ def _freeze_autopay(sessions: sessionmaker[Session], today: date) -> int:
                 or _busy(s, Source.AUTOPAY, [enrollment_id])
             ):
                 continue
-            amounts = _autopay_amounts(
-                s, enrollment, today + timedelta(days=enrollment.days_before)
-            )
+            amounts = autopay_amounts(s, enrollment, today + timedelta(days=enrollment.days_before))
             if not amounts:
                 continue
             total = sum(amounts.values(), Decimal(0))
             if enrollment.max_amount is not None and total > enrollment.max_amount:
-                subject = f"autopay:{enrollment.id}:{_digest(amounts)}"
+                subject = f"autopay:{enrollment.id}:{digest(amounts)}"
                 notices.over_limit(
                     s, enrollment.customer_id, subject, amounts, enrollment.max_amount
                 )
@@ -206,7 +147,7 @@ def _freeze_schedules(sessions: sessionmaker[Session], today: date) -> int:
             )
             if run is None:
                 continue
-            made += _commit_begin(s, run, _schedule_amounts(s, planned), planned.saved_method_id)
+            made += _commit_begin(s, run, schedule_amounts(s, planned), planned.saved_method_id)
     return made
 
 
@@ -235,7 +176,7 @@ def _freeze_plans(sessions: sessionmaker[Session], today: date) -> int:
             )
             if run is None:
                 continue
-            made += _commit_begin(s, run, _plan_amounts(s, installment), plan.saved_method_id)
+            made += _commit_begin(s, run, plan_amounts(s, installment), plan.saved_method_id)
     return made
 
 
@@ -269,13 +210,13 @@ def _source_amounts(s: Session, run: ChargeRun, today: date) -> tuple[Amounts, i
         if enrollment is None or not enrollment.active:
             return None
         horizon = today + timedelta(days=enrollment.days_before)
-        return _autopay_amounts(s, enrollment, horizon), enrollment.saved_method_id
+        return autopay_amounts(s, enrollment, horizon), enrollment.saved_method_id
     if run.source is Source.PLAN:
         installment = s.get(PlanInstallment, run.source_id)
         plan = s.get(PaymentPlan, installment.plan_id) if installment else None
         if installment is None or plan is None or plan.state is not PlanState.CURRENT:
             return None
-        return _plan_amounts(s, installment), plan.saved_method_id
+        return plan_amounts(s, installment), plan.saved_method_id
     return None  # a scheduled payment is charged once
 
 
@@ -321,10 +262,6 @@ def _complete_if_done(s: Session, plan: PaymentPlan, runs: dict[int, ChargeRun])
         plan.state = PlanState.COMPLETED
 
 
-def _digest(amounts: Amounts) -> str:
-    return hashlib.sha256(",".join(map(str, sorted(amounts))).encode()).hexdigest()[:16]
-
-
 # --- outcomes --------------------------------------------------------------------------------
 
 
@@ -359,71 +296,3 @@ def _settled(s: Session, run: ChargeRun, payment: Payment, limits: AutopaySettin
             plan.state = PlanState.ENDED
             plan.ended_reason = f"An installment failed after every retry: {reason}"[:300]
         notices.paused(s, run.customer_id, subject, "Your payment plan")
-
-
-def _upcoming(s: Session, today: date, notice_days: int) -> None:
-    """Notices for charges due in the next `notice_days` days (at most once each)."""
-    last = today + timedelta(days=notice_days)
-    for enrollment in s.scalars(sa.select(AutopayEnrollment).where(AutopayEnrollment.active)):
-        first_due = today + timedelta(days=enrollment.days_before + 1)
-        amounts = _autopay_amounts(s, enrollment, last + timedelta(days=enrollment.days_before))
-        due = {
-            i.id: i.due_date
-            for i in s.scalars(sa.select(Invoice).where(Invoice.id.in_(list(amounts))))
-        }
-        by_day: dict[date, Amounts] = {}
-        for invoice_id, amount in amounts.items():
-            when = due[invoice_id]
-            if when is not None and when >= first_due:
-                charge_day = when - timedelta(days=enrollment.days_before)
-                by_day.setdefault(charge_day, {})[invoice_id] = amount
-        for day, part in sorted(by_day.items()):
-            subject = f"autopay:{enrollment.id}:{day:%Y%m%d}:{_digest(part)}"
-            notices.upcoming(
-                s,
-                "autopay_upcoming",
-                enrollment.customer_id,
-                subject,
-                day,
-                part,
-                enrollment.saved_method_id,
-                skip_links=True,
-            )
-    for planned in s.scalars(
-        sa.select(ScheduledPayment).where(
-            ScheduledPayment.state == ScheduleState.SCHEDULED,
-            ScheduledPayment.run_on > today,
-            ScheduledPayment.run_on <= last,
-        )
-    ):
-        notices.upcoming(
-            s,
-            "scheduled_upcoming",
-            planned.customer_id,
-            f"schedule:{planned.id}",
-            planned.run_on,
-            _schedule_amounts(s, planned),
-            planned.saved_method_id,
-            skip_links=False,
-        )
-    for installment, plan in s.execute(
-        sa.select(PlanInstallment, PaymentPlan)
-        .join(PaymentPlan, PaymentPlan.id == PlanInstallment.plan_id)
-        .where(
-            PaymentPlan.state == PlanState.CURRENT,
-            PlanInstallment.due_on > today,
-            PlanInstallment.due_on <= last,
-        )
-    ).all():
-        amounts = _plan_amounts(s, installment)
-        if amounts:
-            notices.upcoming(
-                s,
-                "plan_installment",
-                plan.customer_id,
-                f"installment:{installment.id}",
-                installment.due_on,
-                amounts,
-                plan.saved_method_id,
-                skip_links=False,
-            )

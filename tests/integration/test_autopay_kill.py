@@ -15,7 +15,7 @@ from flask import Flask
 
 from portal import db
 from portal.autopay import service as autopay
-from portal.autopay.jobs import _autopay_amounts
+from portal.autopay.amounts import autopay_amounts
 from portal.autopay.models import AutopayEnrollment, ChargeRun, Consent, RunState, Source
 from portal.clock import app_today
 from portal.db import utcnow
@@ -55,7 +55,7 @@ def enroll_with_saved_cards(app: Flask, anet: AnetSandbox) -> dict[int, Decimal]
             enrollment = autopay.enroll(
                 s, customer_id, autopay.Rule(method.id, 30), None, Consent.CUSTOMER
             )
-            amounts = _autopay_amounts(s, enrollment, app_today(app, s) + timedelta(days=30))
+            amounts = autopay_amounts(s, enrollment, app_today(app, s) + timedelta(days=30))
             if amounts:
                 due[customer_id] = sum(amounts.values(), Decimal(0))
             else:
