@@ -102,6 +102,10 @@ def _freeze_autopay(sessions: sessionmaker[Session], today: date) -> int:
             amounts = autopay_amounts(s, enrollment, today + timedelta(days=enrollment.days_before))
             if not amounts:
                 continue
+            if enrollment.saved_method_id is None:  # its method was removed: pause, and tell
+                _pause(s, enrollment, "Its saved payment method was removed.")
+                commit(s)
+                continue
             total = sum(amounts.values(), Decimal(0))
             if enrollment.max_amount is not None and total > enrollment.max_amount:
                 subject = f"autopay:{enrollment.id}:{digest(amounts)}"
@@ -286,9 +290,7 @@ def _settled(s: Session, run: ChargeRun, payment: Payment, limits: AutopaySettin
     if run.source is Source.AUTOPAY:
         enrollment = s.get(AutopayEnrollment, run.source_id)
         if enrollment is not None:
-            enrollment.active = False
-            enrollment.paused_reason = f"Paused after the last retry failed: {reason}"[:300]
-        notices.paused(s, run.customer_id, subject, "Autopay")
+            _pause(s, enrollment, f"Paused after the last retry failed: {reason}", subject)
     elif run.source is Source.PLAN:
         installment = s.get(PlanInstallment, run.source_id)
         plan = s.get(PaymentPlan, installment.plan_id) if installment else None
@@ -296,3 +298,13 @@ def _settled(s: Session, run: ChargeRun, payment: Payment, limits: AutopaySettin
             plan.state = PlanState.ENDED
             plan.ended_reason = f"An installment failed after every retry: {reason}"[:300]
         notices.paused(s, run.customer_id, subject, "Your payment plan")
+
+
+def _pause(
+    s: Session, enrollment: AutopayEnrollment, reason: str, subject: str | None = None
+) -> None:
+    """Autopay stops charging until the customer turns it on again; they and staff are told."""
+    enrollment.active = False
+    enrollment.paused_reason = reason[:300]
+    subject = subject or f"autopay:{enrollment.id}:paused:{enrollment.consent_at:%Y%m%d%H%M%S}"
+    notices.paused(s, enrollment.customer_id, subject, "Autopay")

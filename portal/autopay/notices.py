@@ -15,7 +15,8 @@ from portal.formatting import money
 from portal.notifications.service import Draft, notify, notify_many
 from portal.payments.models import SavedMethod
 
-METHODS_LINK = "/autopay"
+METHODS_LINK = "/payment-methods"  # where a method is added or changed
+AUTOPAY_LINK = "/autopay"
 
 
 def _method(s: Session, method_id: int | None) -> str:
@@ -124,7 +125,7 @@ def paused(s: Session, customer_id: int, subject: str, what: str) -> None:
             body=f"{what} is paused after the last retry failed. Pay your invoices on the "
             "portal, or update your method and turn it on again.",
             customer_id=customer_id,
-            link=METHODS_LINK,
+            link=AUTOPAY_LINK,
             context={"button": "See autopay"},
         )
     ]

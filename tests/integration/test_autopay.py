@@ -293,3 +293,19 @@ def test_a_current_plan_holds_the_ladder_and_late_fees_on_its_invoices(
     with app.app_context(), db.transaction() as s:
         record_states(s, settings, today)
         assert s.scalar(sa.select(CustomerOverdue.customer_id)) == customer.id
+
+
+def test_autopay_whose_method_was_removed_pauses_and_tells_once(app, ada, gateway):
+    from portal.payments.models import SavedMethod
+
+    customer, _ = ada
+    method_id = enrolled(app, customer)
+    with app.app_context(), db.transaction() as s:
+        s.execute(sa.delete(SavedMethod).where(SavedMethod.id == method_id))
+    run(app, DUE)
+    run(app, date(2026, 3, 11))
+    assert payments(app) == [] and gateway.calls == 0
+    assert kinds(app) == ["autopay_paused"]
+    with app.app_context():
+        enrollment = db.session().scalar(sa.select(AutopayEnrollment))
+        assert not enrollment.active and "removed" in enrollment.paused_reason
