@@ -62,7 +62,7 @@ def test_autopay_with_a_new_card_gives_notice_then_pays_on_the_due_date(
     # Autopay on, with that card, on each due date.
     page.goto("/autopay")
     expect(page.get_by_text("Autopay is off.")).to_be_visible()
-    page.get_by_label("Payment method").select_option(index=0)
+    page.locator("#method_id").select_option(index=0)  # the autopay form's method
     page.get_by_label("Days before the due date (0: on the due date)").fill("0")
     page.get_by_role("button", name="Turn autopay on").click()
     expect(page.get_by_text("Autopay is on.").first).to_be_visible()
