@@ -40,9 +40,11 @@ class MethodNotAdded(ValueError):
 
 
 def in_use(s: Session, method_id: int) -> str | None:
-    """Why the method may not be removed (autopay or a scheduled payment charges it), or None.
-    Nothing depends on a method yet: autopay and schedules will answer here."""
-    return None
+    """Why the method may not be removed (autopay, a scheduled payment or a plan charges it),
+    or None."""
+    from portal.autopay.service import uses_method  # autopay is built on payments: asked late
+
+    return uses_method(s, method_id)
 
 
 def last_day(expiry: str | None) -> date | None:

@@ -238,9 +238,28 @@ def test_a_method_autopay_depends_on_is_not_removed(
     assert listed(fake_app) == []
 
 
-def test_nothing_depends_on_a_method_yet(fake_app: Flask, people):
+def test_a_method_is_in_use_while_autopay_charges_it_and_free_once_autopay_is_off(
+    fake_app: Flask, people
+):
+    from portal.autopay.models import Consent
+    from portal.autopay.service import Rule, enroll, turn_off
+
+    ada, _ = people
     with fake_app.app_context():
-        assert saved_methods.in_use(db.session(), 1) is None
+        s = db.session()
+        s.add(saved_card(ada.id, gateway_payment_profile_id="41", is_default=True))
+        s.commit()
+        method_id = s.scalar(sa.select(SavedMethod.id))
+        assert method_id is not None
+        assert saved_methods.in_use(s, method_id) is None
+        enroll(s, ada.id, Rule(method_id=method_id), by_user=None, via=Consent.CUSTOMER)
+        s.commit()
+        assert saved_methods.in_use(s, method_id) == (
+            "Autopay charges this method. Choose another method for autopay first."
+        )
+        turn_off(s, ada.id)
+        s.commit()
+        assert saved_methods.in_use(s, method_id) is None
 
 
 class RecordingGateway(FakeGateway):
