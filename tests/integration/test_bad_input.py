@@ -192,7 +192,7 @@ MISSING_ID = str(2**31 - 1)  # a well-formed id that names nothing
 STAFF_BLUEPRINTS = ("admin", "admin_payments", "notices", "quickbooks", "branding", "overdue")
 ANY_LOGIN_BLUEPRINTS = ("accounts",)  # pages every login has (its own sessions)
 # Blueprints with customer pages and staff pages (those under /admin) side by side.
-MIXED_BLUEPRINTS = ("notifications",)
+MIXED_BLUEPRINTS = ("notifications", "autopay")
 
 
 def _id_routes(
