@@ -16,8 +16,13 @@ def test_the_autopay_bench_charges_each_customer_once_and_batches_the_write_back
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    run, write_back, again = autopay_bench.measure(tmp_path / "run", 12)
+    werkzeug = logging.getLogger("werkzeug")
+    level = werkzeug.level
+    werkzeug.setLevel(logging.WARNING)
+    try:
+        run, write_back, again = autopay_bench.measure(tmp_path / "run", 12)
+    finally:  # later tests read werkzeug's access log: setLevel (not the attribute) resets
+        werkzeug.setLevel(level)  # the logger's cache of what is enabled
 
     assert run.customers > 0
     assert run.charges == run.gateway_calls == run.customers
