@@ -7,6 +7,9 @@ import json
 import logging
 import os
 import random
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -115,9 +118,52 @@ class QboClient(QuickBooks):
         return response
 
     def batch(self, payload: str, request_id: str) -> Any:
-        """POST /batch carrying a requestid (the library's batch_operation sends none)."""
+        """POST /batch carrying a requestid (the library's batch_operation sends none), paced
+        to QuickBooks' limit of batch requests a minute per company (a 429 costs a call and a
+        longer wait than keeping under it)."""
+        BATCH_PACER.wait(f"{self.api_url}|{self.company_id}")  # per company, per QuickBooks
         url = f"{self.api_url}/company/{self.company_id}/batch"
         return self.post(url, payload, request_id=request_id)
+
+
+class Pacer:
+    """At most `limit` calls per `window` seconds per key, in this process: a call past it
+    waits until the oldest of the window's calls is `window` seconds old. (One sync worker
+    holds each company, so the process sees every batch call of its company.)"""
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.sleep = sleep
+        self._calls: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, key: str) -> float:
+        """Take the next free place in `key`'s window and wait for it (outside the lock: other
+        companies do not wait); the seconds waited."""
+        with self._lock:
+            calls = self._calls.setdefault(key, deque())
+            now = self.clock()
+            while calls and calls[0] <= now - self.window:
+                calls.popleft()
+            at = now
+            if len(calls) >= self.limit:
+                at = calls[-self.limit] + self.window  # the place the limit-th last call frees
+            calls.append(at)
+        if at > now:
+            self.sleep(at - now)
+        return at - now
+
+
+# Intuit: 40 batch requests a minute per company (realm).
+BATCH_PACER = Pacer(limit=40, window=60.0)
 
 
 def _classify(response: requests.Response) -> None:
