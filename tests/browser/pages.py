@@ -194,6 +194,7 @@ def open_page(page: Page, visit: Visit, world: dict[str, object]) -> None:
     if visit.then:
         visit.then(page)
 
+
 # Autopay, scheduled payments and plans (issue 14).
 CUSTOMER.append(Visit("autopay", "/autopay"))
 CUSTOMER.append(Visit("skip an automatic payment?", "/autopay/skip/{invoice}"))
