@@ -15,6 +15,7 @@ from portal.autopay.models import (
     PaymentPlan,
     PlanInstallment,
     PlanInvoice,
+    PlanLimits,
     ScheduledLine,
     ScheduledPayment,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "PaymentPlan",
     "PlanInstallment",
     "PlanInvoice",
+    "PlanLimits",
     "PortalUser",
     "QboConnection",
     "ReceivedPayment",

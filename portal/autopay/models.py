@@ -239,3 +239,22 @@ def outside_current_plans(invoice_id: QueryableAttribute[int]) -> sa.ColumnEleme
         .where(PaymentPlan.state == PlanState.CURRENT)
     )
     return invoice_id.not_in(covered)
+
+
+class PlanLimits(Base):
+    """The admin's limits on payment plans: one row at most; absent means [autopay]'s."""
+
+    __tablename__ = "plan_limits"
+    __table_args__ = (
+        sa.CheckConstraint("id = 1", name="single_row"),
+        sa.CheckConstraint("max_installments BETWEEN 2 AND 60", name="max_installments_range"),
+        sa.CheckConstraint("min_installment > 0", name="min_installment_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, default=1)
+    max_installments: Mapped[int]
+    min_installment: Mapped[Decimal]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="SET NULL")
+    )

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from portal import db
 from portal.accounts.models import Role
 from portal.auth import customer_required, fresh_login_required, roles_required, user
+from portal.autopay import limits as plan_limits
 from portal.autopay import service
 from portal.autopay.models import (
     ChargeRun,
@@ -105,7 +106,7 @@ def _page(customer_id: int, template: str, **extra: object) -> str:
             )
         ),
         overdue=service.overdue_invoices(s, customer_id, today()),
-        limits=_settings().autopay,
+        limits=plan_limits.current(s, _settings().autopay),
         form=CsrfOnly(),
         **extra,
     )
@@ -206,7 +207,7 @@ def plan() -> Response | tuple[str, int]:
     customer_id = _customer_id()
     if not CsrfOnly().validate_on_submit():
         abort(400)
-    limits = _settings().autopay
+    limits = plan_limits.current(db.session(), _settings().autopay)
     try:
         count = int(request.form.get("installments", ""))
         method_id = int(request.form.get("method_id", ""))
@@ -261,9 +262,8 @@ def staff_plan(customer_id: int) -> Response | tuple[str, int]:
         count = int(request.form.get("installments", ""))
         method_id = int(request.form.get("method_id", ""))
         with db.transaction() as s:
-            service.make_plan(
-                s, customer_id, method_id, count, today(), user().id, _settings().autopay
-            )
+            limits = plan_limits.current(s, _settings().autopay)
+            service.make_plan(s, customer_id, method_id, count, today(), user().id, limits)
     except (ValueError, AutopayRefused) as exc:
         message = str(exc) if isinstance(exc, AutopayRefused) else "Choose a number and a method."
         flash(message, "error")
@@ -275,3 +275,28 @@ def staff_plan(customer_id: int) -> Response | tuple[str, int]:
 @bp.app_context_processor
 def _schedule_states() -> dict[str, object]:
     return {"ScheduleState": ScheduleState}
+
+
+@bp.route("/admin/plan-limits", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def limits() -> str | tuple[str, int] | Response:
+    """The admin's limits on payment plans."""
+    s = db.session()
+    shown = plan_limits.current(s, _settings().autopay)
+    typed = {"count": str(shown.plan_max_installments), "minimum": shown.plan_min_installment}
+    error = None
+    if request.method == "POST":
+        if not CsrfOnly().validate_on_submit():
+            abort(400)
+        typed = {k: request.form.get(k, "")[:40] for k in ("count", "minimum")}
+        try:
+            count, minimum = plan_limits.parse(typed["count"], typed["minimum"])
+        except plan_limits.LimitsRefused as exc:
+            error = str(exc)
+        else:
+            with db.transaction() as tx:
+                plan_limits.save(tx, count, minimum, user().id)
+            flash("Payment plan limits saved.", "success")
+            return redirect(url_for("autopay.limits"))
+    page = render_template("autopay/limits.html", typed=typed, error=error, form=CsrfOnly())
+    return (page, 400) if error else page

@@ -123,6 +123,7 @@ ADMIN_PAGES = [
     Visit("disconnect quickbooks?", "/admin/quickbooks", _click("Disconnect")),
     Visit("branding", "/admin/branding"),
     Visit("sign-in rules", "/admin/security"),
+    Visit("payment plan limits", "/admin/plan-limits"),
 ]
 
 # role → (login or None, pages)
