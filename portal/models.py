@@ -8,6 +8,7 @@ from portal.accounts.models import (
     PortalUser,
     UserPreference,
 )
+from portal.audit.models import AuditEvent
 from portal.autopay.models import (
     AutopayEnrollment,
     AutopaySkip,
@@ -46,6 +47,7 @@ from portal.payments.models import Payment, PaymentAllocation, SavedMethod
 from sync.models import Lease, QboConnection, SyncRun, SyncState, WebhookReceipt
 
 __all__ = [
+    "AuditEvent",
     "AccountToken",
     "AutopayEnrollment",
     "AutopaySkip",

@@ -1,0 +1,38 @@
+"""One audit event per change to an account; rows are only ever inserted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.db import Base, utcnow
+
+
+class AuditEvent(Base):
+    """Something that changed on an account (or a staff setting), as it happened."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        sa.Index("ix_audit_event_customer_at", "customer_id", "at"),
+        sa.Index("ix_audit_event_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The account it is about (None: a staff setting or a login with no account).
+    customer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("customer.id", ondelete="SET NULL")
+    )
+    # Who did it (None: the system, e.g. autopay); the label survives the user's removal.
+    actor_user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="SET NULL")
+    )
+    actor_label: Mapped[str] = mapped_column(sa.String(120), default="system")
+    action: Mapped[str] = mapped_column(sa.String(40))  # "login", "details.changed", ...
+    summary: Mapped[str] = mapped_column(sa.String(500))
+    before: Mapped[str | None] = mapped_column(sa.Text)  # JSON of the fields as they were
+    after: Mapped[str | None] = mapped_column(sa.Text)  # JSON of the fields as they became
+    address: Mapped[str] = mapped_column(sa.String(64), default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
