@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
@@ -304,3 +305,44 @@ def require_enrolment() -> Response | None:
         return None
     flash("Set up a second factor to continue: your account must use one.", "info")
     return redirect(url_for("accounts.two_factor"))
+
+
+# ---- the customer account a request acts for ----------------------------------------------
+
+
+class Access(enum.IntEnum):
+    """What a person may do on a customer account, each level including the ones below."""
+
+    VIEW = 1  # see invoices, payments, documents
+    PAY = 2  # and pay, and keep their own saved methods
+    FULL = 3  # everything the owner can, except managing people
+    OWNER = 4  # and the people on the account and its audit log
+
+
+def account_id() -> int:
+    """The customer account this request acts for (call only behind account_required)."""
+    customer_id = user().customer_id
+    assert customer_id is not None  # customer_required and a DB constraint guarantee it
+    return customer_id
+
+
+def account_access() -> Access:
+    """What the logged-in person may do on the account this request acts for."""
+    return Access.OWNER
+
+
+def account_required(level: Access) -> Callable[[F], F]:
+    """Allow only a customer login whose access to the chosen account is at least `level`;
+    others get 404 (for another role) or 403 (for too little access on this account)."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        @roles_required(Role.CUSTOMER)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if account_access() < level:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return cast(F, wrapped)
+
+    return decorate

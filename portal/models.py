@@ -47,8 +47,8 @@ from portal.payments.models import Payment, PaymentAllocation, SavedMethod
 from sync.models import Lease, QboConnection, SyncRun, SyncState, WebhookReceipt
 
 __all__ = [
-    "AuditEvent",
     "AccountToken",
+    "AuditEvent",
     "AutopayEnrollment",
     "AutopaySkip",
     "Base",

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from portal import db
+from portal import auth, db
 from portal.accounts.models import Role
 from portal.auth import customer_required, fresh_login_required, roles_required, user
 from portal.autopay import limits as plan_limits
@@ -33,9 +33,7 @@ bp = Blueprint("autopay", __name__)
 
 
 def _customer_id() -> int:
-    customer_id = user().customer_id
-    assert customer_id is not None  # customer_required guarantees it
-    return customer_id
+    return auth.account_id()
 
 
 def _methods(customer_id: int) -> list[SavedMethod]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from portal import db
+from portal import auth, db
 from portal.accounts import preferences
-from portal.auth import customer_required, user
+from portal.auth import customer_required
 from portal.billing import activity, notices, service
 from portal.billing.models import Customer
 from portal.branding import brand
@@ -19,9 +19,7 @@ bp = Blueprint("billing", __name__)
 
 
 def _customer_id() -> int:
-    customer_id = user().customer_id
-    assert customer_id is not None  # guaranteed by the role check and a DB constraint
-    return customer_id
+    return auth.account_id()
 
 
 @bp.route("/")

@@ -9,8 +9,8 @@ import re
 from flask import Blueprint, abort, current_app, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response
 
-from portal import db
-from portal.auth import customer_required, user
+from portal import auth, db
+from portal.auth import customer_required
 from portal.billing.models import Customer, Invoice
 from portal.clock import today
 from portal.config import Settings
@@ -25,9 +25,7 @@ bp = Blueprint("invoices", __name__)
 
 
 def _customer_id() -> int:
-    customer_id = user().customer_id
-    assert customer_id is not None  # customer_required and a DB constraint guarantee it
-    return customer_id
+    return auth.account_id()
 
 
 def _problem(message: str, status: int, back: str) -> tuple[str, int]:

@@ -40,9 +40,7 @@ class RemovePhoneForm(FlaskForm):
 
 
 def _customer_id() -> int:
-    customer_id = auth.user().customer_id
-    assert customer_id is not None  # customer_required
-    return customer_id
+    return auth.account_id()
 
 
 def _sms_on() -> bool:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.wrappers import Response
 
-from portal import db
+from portal import auth, db
 from portal.accounts.models import PortalUser, Role
 from portal.auth import customer_required, roles_required, user
 from portal.billing.models import Customer
@@ -55,9 +55,7 @@ View = str | Response | tuple[str, int]
 
 
 def _customer_id() -> int:
-    customer_id = user().customer_id
-    assert customer_id is not None  # customer_required and a DB constraint guarantee it
-    return customer_id
+    return auth.account_id()
 
 
 def _page(raw: str | None, total: int) -> tuple[int, int]:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from portal import db
+from portal import auth, db
 from portal.admin.alerts import tell_admins_about_declines
 from portal.auth import customer_required, user
 from portal.billing.models import Invoice
@@ -40,9 +40,7 @@ def _gateway() -> PaymentGateway | None:
 
 
 def _customer_id() -> int:
-    customer_id = user().customer_id
-    assert customer_id is not None  # customer_required and a DB constraint guarantee it
-    return customer_id
+    return auth.account_id()
 
 
 def _open_invoices() -> list[tuple[Invoice, Decimal]]:

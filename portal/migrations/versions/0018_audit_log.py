@@ -47,7 +47,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
     )
     op.create_index("ix_audit_event_at", "audit_event", ["at"], unique=False)
-    op.create_index("ix_audit_event_customer_at", "audit_event", ["customer_id", "at"], unique=False)
+    op.create_index(
+        "ix_audit_event_customer_at", "audit_event", ["customer_id", "at"], unique=False
+    )
 
 
 def downgrade() -> None:
