@@ -37,8 +37,25 @@ class Customer(Mirrored, Base):
     bill_postal_code: Mapped[str | None] = mapped_column(sa.String(30))
     balance: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     active: Mapped[bool] = mapped_column(default=True)
+    # A sub-customer (a service location, a job): its parent in QuickBooks (ParentRef), kept
+    # by QuickBooks Id too, so a child mirrored before its parent is linked once it arrives.
+    parent_qbo_id: Mapped[str | None] = mapped_column(sa.String(32))
+    parent_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("customer.id", ondelete="SET NULL"), index=True
+    )
+    # Billed with the parent: its invoices belong to the parent's account (see
+    # portal.billing.service.account_customer_ids); else it is an account of its own.
+    bill_with_parent: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    level: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The name the customer gives the location in the portal (never written to QuickBooks).
+    location_name: Mapped[str | None] = mapped_column(sa.String(100))
 
     invoices: Mapped[list[Invoice]] = relationship(back_populates="customer")
+
+    @property
+    def shown_name(self) -> str:
+        """The customer's own name for a location when they gave one, else QuickBooks'."""
+        return self.location_name or self.display_name
 
 
 class Invoice(Mirrored, Base):
