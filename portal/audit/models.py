@@ -1,4 +1,5 @@
-"""One audit event per change to an account; rows are only ever inserted."""
+"""One audit event per change to an account; rows are only ever inserted (the database
+refuses UPDATE and DELETE on the table)."""
 
 from __future__ import annotations
 
@@ -21,14 +22,12 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The account it is about (None: a staff setting or a login with no account).
-    customer_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("customer.id", ondelete="SET NULL")
-    )
-    # Who did it (None: the system, e.g. autopay); the label survives the user's removal.
-    actor_user_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("portal_user.id", ondelete="SET NULL")
-    )
+    # The account it is about (None: a staff setting or a login with no account). The keys
+    # do not cascade: the table refuses every UPDATE and DELETE (triggers, migration 0018),
+    # and customers and logins are never deleted.
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"))
+    # Who did it (None: the system, e.g. autopay); the label keeps the name they had then.
+    actor_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("portal_user.id"))
     actor_label: Mapped[str] = mapped_column(sa.String(120), default="system")
     action: Mapped[str] = mapped_column(sa.String(40))  # "login", "details.changed", ...
     summary: Mapped[str] = mapped_column(sa.String(500))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,20 @@ class Actor:
 
 
 SYSTEM = Actor(None, "system")
+
+
+class Person(Protocol):
+    """What naming a login as an actor needs (a PortalUser)."""
+
+    id: int
+    username: str
+    role: Any
+
+
+def as_person(person: Person, address: str = "", user_agent: str = "") -> Actor:
+    """`person` as the actor (a login making a change, or a payment made in their name)."""
+    role = getattr(person.role, "value", person.role)
+    return Actor(person.id, f"{person.username} ({role})", address or "", user_agent or "")
 
 
 def record(

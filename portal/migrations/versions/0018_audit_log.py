@@ -17,6 +17,27 @@ down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# The log is append-only in the database itself: whatever the code does, a row once written
+# is never changed or removed (so the foreign keys below do not cascade either).
+REFUSED = "audit_event is append-only"
+APPEND_ONLY = {
+    "sqlite": [
+        f"CREATE TRIGGER audit_event_no_{verb.lower()} BEFORE {verb} ON audit_event "
+        f"BEGIN SELECT RAISE(ABORT, '{REFUSED}: {verb} refused'); END"
+        for verb in ("UPDATE", "DELETE")
+    ],
+    "postgresql": [
+        "CREATE FUNCTION audit_event_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN RAISE EXCEPTION USING MESSAGE = '{REFUSED}: ' || TG_OP || ' refused', "
+        "ERRCODE = 'restrict_violation'; END $$",
+        *(
+            f"CREATE TRIGGER audit_event_no_{verb.lower()} BEFORE {verb} ON audit_event "
+            "FOR EACH ROW EXECUTE FUNCTION audit_event_refuse_change()"
+            for verb in ("UPDATE", "DELETE")
+        ),
+    ],
+}
+
 
 def upgrade() -> None:
     op.create_table(
@@ -36,13 +57,11 @@ def upgrade() -> None:
             ["actor_user_id"],
             ["portal_user.id"],
             name=op.f("fk_audit_event_actor_user_id_portal_user"),
-            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customer.id"],
             name=op.f("fk_audit_event_customer_id_customer"),
-            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
     )
@@ -50,9 +69,15 @@ def upgrade() -> None:
     op.create_index(
         "ix_audit_event_customer_at", "audit_event", ["customer_id", "at"], unique=False
     )
+    for statement in APPEND_ONLY[op.get_bind().dialect.name]:
+        op.execute(statement)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER audit_event_no_update ON audit_event")
+        op.execute("DROP TRIGGER audit_event_no_delete ON audit_event")
+        op.execute("DROP FUNCTION audit_event_refuse_change()")
     op.drop_index("ix_audit_event_customer_at", table_name="audit_event")
     op.drop_index("ix_audit_event_at", table_name="audit_event")
     op.drop_table("audit_event")

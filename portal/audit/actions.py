@@ -1,0 +1,87 @@
+"""Every kind of audit event, named once: call sites record these, the staff filter offers them."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Action(enum.StrEnum):
+    """A short dotted name per kind of change; the value is what the table stores."""
+
+    LOGIN = "login"
+    LOGIN_FAILED = "login.failed"
+    LOGOUT = "logout"
+    PASSWORD_CHANGED = "password.changed"  # noqa: S105  (an action name)
+    PASSWORD_RESET = "password.reset"  # noqa: S105
+    USERNAME_CHANGED = "username.changed"
+    EMAIL_CHANGED = "email.changed"
+    TWO_FACTOR_ADDED = "two_factor.added"
+    TWO_FACTOR_REMOVED = "two_factor.removed"
+    PASSKEY_ADDED = "passkey.added"
+    PASSKEY_REMOVED = "passkey.removed"
+    RECOVERY_CODES = "recovery_codes.renewed"
+    METHOD_ADDED = "method.added"
+    METHOD_REMOVED = "method.removed"
+    METHOD_DEFAULT = "method.default"
+    AUTOPAY_ENROLLED = "autopay.enrolled"
+    AUTOPAY_CANCELLED = "autopay.cancelled"
+    SCHEDULE_MADE = "schedule.made"
+    SCHEDULE_CANCELLED = "schedule.cancelled"
+    PLAN_CREATED = "plan.created"
+    PAYMENT_MADE = "payment.made"
+    CREDIT_APPLIED = "credit.applied"
+    PREFERENCES_CHANGED = "preferences.changed"
+    NOTIFICATIONS_CHANGED = "notifications.changed"
+    INVITATION_SENT = "invitation.sent"
+    DETAILS_CHANGED = "details.changed"
+    PERSON_ADDED = "person.added"
+    PERSON_REMOVED = "person.removed"
+    ROLE_CHANGED = "role.changed"
+    ACCOUNT_CLAIMED = "account.claimed"
+
+    @property
+    def label(self) -> str:
+        """How a page names it."""
+        return LABELS[self]
+
+
+LABELS: dict[Action, str] = {
+    Action.LOGIN: "Signed in",
+    Action.LOGIN_FAILED: "Failed sign-in",
+    Action.LOGOUT: "Signed out",
+    Action.PASSWORD_CHANGED: "Password changed",
+    Action.PASSWORD_RESET: "Password reset",
+    Action.USERNAME_CHANGED: "Username changed",
+    Action.EMAIL_CHANGED: "E-mail changed",
+    Action.TWO_FACTOR_ADDED: "Authenticator app added",
+    Action.TWO_FACTOR_REMOVED: "Authenticator app removed",
+    Action.PASSKEY_ADDED: "Passkey added",
+    Action.PASSKEY_REMOVED: "Passkey removed",
+    Action.RECOVERY_CODES: "New recovery codes",
+    Action.METHOD_ADDED: "Payment method added",
+    Action.METHOD_REMOVED: "Payment method removed",
+    Action.METHOD_DEFAULT: "Default payment method",
+    Action.AUTOPAY_ENROLLED: "Autopay turned on",
+    Action.AUTOPAY_CANCELLED: "Autopay turned off",
+    Action.SCHEDULE_MADE: "Payment scheduled",
+    Action.SCHEDULE_CANCELLED: "Scheduled payment cancelled",
+    Action.PLAN_CREATED: "Payment plan set up",
+    Action.PAYMENT_MADE: "Payment made",
+    Action.CREDIT_APPLIED: "Credit applied",
+    Action.PREFERENCES_CHANGED: "Display preferences changed",
+    Action.NOTIFICATIONS_CHANGED: "Notification choices changed",
+    Action.INVITATION_SENT: "Invitation sent",
+    Action.DETAILS_CHANGED: "Details changed",
+    Action.PERSON_ADDED: "Person added",
+    Action.PERSON_REMOVED: "Person removed",
+    Action.ROLE_CHANGED: "Access changed",
+    Action.ACCOUNT_CLAIMED: "Account claimed",
+}
+
+
+def label_of(stored: str) -> str:
+    """The label of a stored action (one recorded under a name not listed here as is)."""
+    try:
+        return Action(stored).label
+    except ValueError:
+        return stored
