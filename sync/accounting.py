@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -36,6 +36,76 @@ class CustomerRecord:
     balance: Decimal = Decimal("0.00")
     active: bool = True
     updated_at: datetime | None = None
+    company_name: str | None = None
+    bill_line2: str | None = None
+    bill_country: str | None = None  # as QuickBooks holds it: free text ("USA", "Canada")
+    # The service address (QuickBooks' ShipAddr: one per customer; a sub-customer has its own)
+    ship_line1: str | None = None
+    ship_line2: str | None = None
+    ship_city: str | None = None
+    ship_region: str | None = None
+    ship_postal_code: str | None = None
+    ship_country: str | None = None
+
+
+# The details of a customer the portal lets people edit, by their CustomerRecord names.
+DETAIL_FIELDS = (
+    "display_name",
+    "company_name",
+    "email",
+    "phone",
+    "bill_line1",
+    "bill_line2",
+    "bill_city",
+    "bill_region",
+    "bill_postal_code",
+    "bill_country",
+    "ship_line1",
+    "ship_line2",
+    "ship_city",
+    "ship_region",
+    "ship_postal_code",
+    "ship_country",
+)
+
+# Some of those details, by name; None (or "") is a blank field.
+Details = Mapping[str, str | None]
+
+
+def details_of(record: CustomerRecord) -> dict[str, str | None]:
+    """Every editable detail of a customer record."""
+    return {name: getattr(record, name) for name in DETAIL_FIELDS}
+
+
+def same_detail(a: str | None, b: str | None) -> bool:
+    """Whether two values of a detail say the same (blank is blank; spaces around ignored)."""
+    return (a or "").strip() == (b or "").strip()
+
+
+def check_details(changes: Details, seen: Details) -> None:
+    """Refuse (ValueError) changes to unknown fields, or without what the caller saw of them."""
+    unknown = sorted(set(changes) - set(DETAIL_FIELDS))
+    if unknown:
+        raise ValueError(f"not customer details: {', '.join(unknown)}")
+    if not changes:
+        raise ValueError("no details to change")
+    missing = sorted(set(changes) - set(seen))
+    if missing:
+        raise ValueError(f"what was seen of {', '.join(missing)} is missing")
+    if "display_name" in changes and not (changes["display_name"] or "").strip():
+        raise ValueError("a customer's display name cannot be blank")
+
+
+def conflicts(current: CustomerRecord, changes: Details, seen: Details) -> dict[str, str | None]:
+    """The changed fields someone else changed too since the caller saw them: field → their
+    value now. A field already holding the wanted value is no conflict (an earlier try of the
+    same change, or the same edit made twice)."""
+    theirs: dict[str, str | None] = {}
+    for name, wanted in changes.items():
+        now = getattr(current, name)
+        if not same_detail(now, seen.get(name)) and not same_detail(now, wanted):
+            theirs[name] = now
+    return theirs
 
 
 @dataclass(frozen=True)
@@ -192,8 +262,21 @@ class StaleObject(AccountingError):
     """Someone changed the object since it was read (its SyncToken moved)."""
 
 
+class ConflictingChange(AccountingError):
+    """The fields being changed were changed in the accounting system too since the portal
+    saw them: `theirs` holds their values there now (nothing was written)."""
+
+    def __init__(self, message: str, theirs: Mapping[str, str | None]) -> None:
+        super().__init__(message, code="conflict")
+        self.theirs = dict(theirs)
+
+
 class BusinessRule(AccountingError):
     """Refused by the accounting system's own rules (e.g. more than an open balance)."""
+
+
+class DuplicateName(AccountingError):
+    """Another row of the name list already has that name (a customer's DisplayName)."""
 
 
 class Throttled(AccountingError):
@@ -206,6 +289,7 @@ _BY_CODE: dict[str, type[AccountingError]] = {
     "2500": NotFound,  # Invalid Reference Id: it refers to a row that is not there
     "5010": StaleObject,
     "6000": BusinessRule,
+    "6240": DuplicateName,
     "3001": Throttled,
 }
 
@@ -324,4 +408,14 @@ class AccountingAdapter(Protocol):
         self, customer_id: str, email: str | None, phone: str | None, request_id: str
     ) -> CustomerRecord:
         """Change a customer's e-mail address and phone; None leaves one as it is."""
+        ...
+
+    def update_customer_details(
+        self, customer_id: str, changes: Details, seen: Details, request_id: str
+    ) -> CustomerRecord:
+        """Change only the `changes` fields (a sparse update on the current SyncToken; blank
+        clears one). `seen` holds what the caller saw of each before: when a changed field
+        holds neither that nor the wanted value (someone changed it meanwhile, before the
+        read or between the read and the write, 5010) ConflictingChange is raised and nothing
+        is written; a change of other fields meanwhile is kept and ours applied on top."""
         ...

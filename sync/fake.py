@@ -4,6 +4,7 @@ QuickBooks adapter's behaviour by tests/contract/test_accounting_contract.py."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -16,9 +17,12 @@ from sync.accounting import (
     AppliedLine,
     BusinessRule,
     ChangeSet,
+    ConflictingChange,
     CreditMemoRecord,
     CustomerRecord,
     Deleted,
+    Details,
+    DuplicateName,
     Entity,
     InvoiceLineRecord,
     InvoiceRecord,
@@ -27,7 +31,11 @@ from sync.accounting import (
     PaymentRecord,
     PaymentWrite,
     Record,
+    StaleObject,
     WindowTooOld,
+    check_details,
+    conflicts,
+    same_detail,
 )
 
 R = TypeVar("R", bound=Record)
@@ -38,6 +46,7 @@ MAX_PAGE = 1000
 MAX_REQUEST_ID = 50
 CDC_LIMIT = 1000
 CDC_DAYS = 30
+STALE_TRIES = 4  # as the QuickBooks adapter tries a write that meets 5010
 
 ENTITY_OF = {
     "CustomerRecord": Entity.CUSTOMER,
@@ -68,6 +77,8 @@ class FakeAccounting:
         self.batch_calls = 0
         self.item_faults: dict[str, AccountingError] = {}  # bid → the fault its batch item gets
         self.lose_batch_answers = 0  # apply the next N batches, then fail as if the answer was lost
+        # customer id → fields the office changes between our next read and our write (5010)
+        self.office_edits: dict[str, dict[str, str | None]] = {}
 
     def tick(self, seconds: int = 1) -> datetime:
         """Move the fake clock forward."""
@@ -422,6 +433,47 @@ class FakeAccounting:
             return self.put(changed)  # type: ignore[return-value]
 
         return self._once(request_id, write)
+
+    def update_customer_details(
+        self, customer_id: str, changes: Details, seen: Details, request_id: str
+    ) -> CustomerRecord:
+        check_details(changes, seen)
+        _check_request_id(request_id)
+        rid = request_id
+        for n in range(2, STALE_TRIES + 2):
+            current = self.get_customer(customer_id)
+            theirs = conflicts(current, changes, seen)
+            if theirs:
+                raise ConflictingChange(f"changed meanwhile: {', '.join(sorted(theirs))}", theirs)
+            if all(same_detail(getattr(current, k), v) for k, v in changes.items()):
+                return current
+            edit = self.office_edits.pop(customer_id, None)
+            if edit is not None:
+                self.put(dataclasses.replace(current, **edit))  # type: ignore[arg-type]
+            try:
+                return self._once(rid, functools.partial(self._write_details, current, changes))
+            except StaleObject:
+                if n > STALE_TRIES:
+                    raise
+            rid = f"{request_id[: MAX_REQUEST_ID - 3]}-r{n}"
+        raise AssertionError("unreachable")
+
+    def _write_details(self, read: CustomerRecord, changes: Details) -> CustomerRecord:
+        """The sparse update on the SyncToken read: 5010 when it moved, 6240 for a taken name."""
+        now = self.get_customer(read.id)
+        if now.sync_token != read.sync_token:
+            raise StaleObject(f"Customer {read.id} changed since it was read", code="5010")
+        values = {k: (v or "").strip() or None for k, v in changes.items()}
+        name = values.get("display_name")
+        if name and any(
+            r.id != read.id
+            and isinstance(r, CustomerRecord)
+            and r.display_name.lower() == name.lower()
+            for r in self.rows[Entity.CUSTOMER].values()
+        ):
+            raise DuplicateName(f"The name supplied already exists. ({name})", code="6240")
+        changed = dataclasses.replace(now, **values)  # type: ignore[arg-type]
+        return self.put(changed)  # type: ignore[return-value]
 
 
 def _check_request_id(request_id: str) -> None:

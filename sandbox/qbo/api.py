@@ -9,6 +9,7 @@ effects; QBO promises no ordering, so callers must not rely on either behaviour.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import time
@@ -37,6 +38,7 @@ from .util import DEFAULT_UTC_OFFSET, dumps, format_timestamp, loads
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_ITEMS = 30
+WRITE_VIEWS = frozenset({"write_view", "batch_view"})
 PREFIX = "/v3/company/<realm_id>"
 
 bp = Blueprint("qbo_api", __name__)
@@ -89,7 +91,10 @@ def api_call(is_batch: bool = False) -> Callable[[Callable[..., Any]], Callable[
                 if state.faults.latency_seconds > 0:
                     time.sleep(state.faults.latency_seconds)
                 response = _execute(state, realm_id, view, kwargs)
-                if state.faults.take("lose"):  # done and remembered, but the answer is lost
+                lost = state.faults.take("lose") or (
+                    view.__name__ in WRITE_VIEWS and state.faults.take("lose_writes")
+                )
+                if lost:  # done and remembered, but the answer is lost
                     return Response("Gateway Timeout", 504, mimetype="text/html")
                 return response
             finally:
@@ -251,5 +256,8 @@ def _office_edit(company: Company, entity: str, payload: Any) -> None:
         if isinstance(payload, dict) and payload.get("Id")
         else None
     )
-    if current is not None and sandbox_state().faults.take("edits"):
-        company.stamp(entity, current, "Update")
+    faults = sandbox_state().faults
+    if current is not None and faults.take("edits"):
+        edited = copy.deepcopy(current)
+        edited.update(copy.deepcopy(faults.edit_changes))
+        company.stamp(entity, edited, "Update")

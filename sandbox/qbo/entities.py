@@ -15,6 +15,7 @@ from .faults import (
     invalid_reference,
     invalid_request,
     required,
+    too_long,
     unsupported,
 )
 from .ledger import Target, customer_of
@@ -84,6 +85,29 @@ def _ref(company: Company, entity: str, ref: Any, name_field: str) -> Obj:
     return {"value": row["Id"], "name": row[name_field]}
 
 
+# Intuit's limits for a Customer's text fields, and for each part of an address.
+CUSTOMER_LENGTHS = {"DisplayName": 500, "CompanyName": 100, "PrintOnCheckName": 110}
+INNER_LENGTHS = {"PrimaryEmailAddr": ("Address", 100), "PrimaryPhone": ("FreeFormNumber", 30)}
+ADDRESS_LENGTHS = {"City": 255, "Country": 255, "CountrySubDivisionCode": 255, "PostalCode": 30}
+ADDRESS_LINE_LENGTH = 500
+
+
+def _check_lengths(obj: Obj) -> None:
+    """Refuse (2050) a Customer text field longer than QuickBooks takes."""
+    limits: dict[str, tuple[Any, int]] = {k: (obj.get(k), n) for k, n in CUSTOMER_LENGTHS.items()}
+    for key, (inner, n) in INNER_LENGTHS.items():
+        limits[f"{key}.{inner}"] = ((obj.get(key) or {}).get(inner), n)
+    for key in ("BillAddr", "ShipAddr"):
+        address = obj.get(key) or {}
+        for part, value in address.items():
+            most = ADDRESS_LINE_LENGTH if part.startswith("Line") else ADDRESS_LENGTHS.get(part)
+            if most is not None:
+                limits[f"{key}.{part}"] = (value, most)
+    for element, (value, n) in limits.items():
+        if value is not None and len(str(value)) > n:
+            raise too_long(element, n)
+
+
 def customer(company: Company, obj: Obj, current: Obj | None) -> Obj:
     """Customer: DisplayName derived and unique, Balance read-only."""
     name = str(obj.get("DisplayName") or "").strip()
@@ -92,6 +116,7 @@ def customer(company: Company, obj: Obj, current: Obj | None) -> Obj:
         name = " ".join(str(p).strip() for p in parts if p) or str(obj.get("CompanyName") or "")
     if not name.strip():
         raise required("DisplayName")
+    _check_lengths(obj)
     active = to_bool(obj.get("Active"), True)
     display = _active_name(name.strip(), active)
     _unique_name(company, "Customer", display, obj.get("Id"))

@@ -17,8 +17,11 @@ Fault injection is global with optional per-company scoping:
   front of QuickBooks, as when a connection times out after the write.
 - ``faults.forbid_next(count)``: the next ``count`` data API calls get HTTP 403
   AuthorizationFault (the company's authorization was withdrawn).
-- ``faults.edit_before_next_writes(count)``: someone edits the row in QuickBooks between the
-  caller's read and each of the next ``count`` updates, so its SyncToken moves (5010).
+- ``faults.lose_next_writes(count)``: the same, for the next ``count`` writes (POSTs other than
+  queries) only, so a read before the write is answered.
+- ``faults.edit_before_next_writes(count, changes)``: someone edits the row in QuickBooks
+  between the caller's read and each of the next ``count`` updates, so its SyncToken moves
+  (5010); ``changes`` (top-level fields, merged as a sparse update) is what they changed.
 - ``faults.reset()`` restores the defaults.
 """
 
@@ -133,6 +136,18 @@ def invalid_request(detail: str, element: str = "") -> QboFault:
     )
 
 
+def too_long(element: str, limit: int) -> QboFault:
+    """Code 2050: a string longer than the field takes."""
+    return QboFault(
+        400,
+        2050,
+        "String length specified does not match the supported length",
+        f"String length specified does not match the supported length. Min:0 Max:{limit} "
+        f"supported. ({element})",
+        element=element,
+    )
+
+
 def unsupported(detail: str) -> QboFault:
     """Code 500: the operation or entity is not supported."""
     return QboFault(400, 500, "Unsupported Operation", detail)
@@ -220,26 +235,37 @@ class FaultInjector:
             self._windows.clear()
             self._scheduled.clear()
             self._lose = 0
+            self._lose_writes = 0
             self._forbid = 0
             self._edits = 0
+            self.edit_changes: dict[str, Any] = {}
 
     def lose_next_answers(self, count: int = 1) -> None:
         """Carry out the next `count` calls but answer each with a gateway timeout (504)."""
         with self._lock:
             self._lose += count
 
+    def lose_next_writes(self, count: int = 1) -> None:
+        """Carry out the next `count` writes but answer each with a gateway timeout (504)."""
+        with self._lock:
+            self._lose_writes += count
+
     def forbid_next(self, count: int = 1) -> None:
         """Answer the next `count` calls with 403 AuthorizationFault."""
         with self._lock:
             self._forbid += count
 
-    def edit_before_next_writes(self, count: int = 1) -> None:
-        """Move the SyncToken of the row the next `count` updates target, just before them."""
+    def edit_before_next_writes(
+        self, count: int = 1, changes: dict[str, Any] | None = None
+    ) -> None:
+        """Move the SyncToken of the row the next `count` updates target, just before them,
+        changing `changes` in it (top-level fields) as someone in the office would."""
         with self._lock:
             self._edits += count
+            self.edit_changes = dict(changes or {})
 
     def take(self, name: str) -> bool:
-        """Consume one of the scheduled `lose`, `forbid` or `edits` faults."""
+        """Consume one of the scheduled `lose`, `lose_writes`, `forbid` or `edits` faults."""
         attr = f"_{name}"
         with self._lock:
             left: int = getattr(self, attr)

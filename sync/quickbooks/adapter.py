@@ -25,9 +25,11 @@ from sync.accounting import (
     AccountingError,
     AppliedLine,
     ChangeSet,
+    ConflictingChange,
     CreditMemoRecord,
     CustomerRecord,
     Deleted,
+    Details,
     Entity,
     InvoiceRecord,
     PaymentRecord,
@@ -35,6 +37,9 @@ from sync.accounting import (
     Record,
     StaleObject,
     WindowTooOld,
+    check_details,
+    conflicts,
+    same_detail,
 )
 from sync.quickbooks import mapping
 from sync.quickbooks.client import (
@@ -326,6 +331,30 @@ class QuickBooksAdapter:
         def attempt(rid: str) -> Obj:
             body = mapping.contact_body(self._read("Customer", customer_id), email, phone)
             return self._write("Customer", body, rid, f"the contact of customer {customer_id}")
+
+        return self._mapped(mapping.customer, self._unless_stale(attempt, request_id), "Customer")
+
+    def update_customer_details(
+        self, customer_id: str, changes: Details, seen: Details, request_id: str
+    ) -> CustomerRecord:
+        """A sparse update of the changed details on a fresh read, compared first with what
+        the portal saw; on 5010 read again and compare again (see AccountingAdapter)."""
+        check_details(changes, seen)
+        what = f"the details of customer {customer_id}"
+
+        def attempt(rid: str) -> Obj:
+            current = self._read("Customer", customer_id)
+            record = self._mapped(mapping.customer, current, "Customer")
+            theirs = conflicts(record, changes, seen)
+            if theirs:
+                raise ConflictingChange(
+                    f"QuickBooks changed {', '.join(sorted(theirs))} of customer "
+                    f"{customer_id} since the portal read it",
+                    theirs,
+                )
+            if all(same_detail(getattr(record, k), v) for k, v in changes.items()):
+                return current  # already so (an earlier try whose answer was lost): no write
+            return self._write("Customer", mapping.details_body(current, changes), rid, what)
 
         return self._mapped(mapping.customer, self._unless_stale(attempt, request_id), "Customer")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -67,22 +67,56 @@ def _text(obj: Obj, key: str, inner: str) -> str | None:
     return str(value) if value else None
 
 
+# Our detail names → (QuickBooks field, the field inside it); one address each, and an
+# address's parts are kept together (ADDRESS_PARTS).
+ADDRESSES = {"bill": "BillAddr", "ship": "ShipAddr"}
+ADDRESS_PARTS = {
+    "line1": "Line1",
+    "line2": "Line2",
+    "city": "City",
+    "region": "CountrySubDivisionCode",
+    "postal_code": "PostalCode",
+    "country": "Country",
+}
+PLAIN_DETAILS = {
+    "display_name": ("DisplayName", None),
+    "company_name": ("CompanyName", None),
+    "email": ("PrimaryEmailAddr", "Address"),
+    "phone": ("PrimaryPhone", "FreeFormNumber"),
+}
+
+
+def _part(address: Any, key: str) -> str | None:
+    value = address.get(key) if isinstance(address, dict) else None
+    return str(value) if value not in (None, "") else None
+
+
 def customer(obj: Obj) -> CustomerRecord:
     """A Customer object."""
     bill = obj.get("BillAddr") or {}
+    ship = obj.get("ShipAddr") or {}
     return CustomerRecord(
         id=str(obj["Id"]),
         sync_token=str(obj["SyncToken"]),
         display_name=str(obj.get("DisplayName") or ""),
         email=_text(obj, "PrimaryEmailAddr", "Address"),
         phone=_text(obj, "PrimaryPhone", "FreeFormNumber"),
-        bill_line1=bill.get("Line1"),
-        bill_city=bill.get("City"),
-        bill_region=bill.get("CountrySubDivisionCode"),
-        bill_postal_code=bill.get("PostalCode"),
+        bill_line1=_part(bill, "Line1"),
+        bill_city=_part(bill, "City"),
+        bill_region=_part(bill, "CountrySubDivisionCode"),
+        bill_postal_code=_part(bill, "PostalCode"),
         balance=money(obj.get("Balance")),
         active=bool(obj.get("Active", True)),
         updated_at=updated_at(obj),
+        company_name=str(obj["CompanyName"]) if obj.get("CompanyName") else None,
+        bill_line2=_part(bill, "Line2"),
+        bill_country=_part(bill, "Country"),
+        ship_line1=_part(ship, "Line1"),
+        ship_line2=_part(ship, "Line2"),
+        ship_city=_part(ship, "City"),
+        ship_region=_part(ship, "CountrySubDivisionCode"),
+        ship_postal_code=_part(ship, "PostalCode"),
+        ship_country=_part(ship, "Country"),
     )
 
 
@@ -276,6 +310,28 @@ def with_line(invoice_obj: Obj, line: Obj) -> Obj:
     lines = invoice_obj.get("Line") or []
     kept = [ln for ln in lines if ln.get("DetailType") != "SubTotalLineDetail"]
     body["Line"] = [*kept, line]
+    return body
+
+
+def details_body(current: Obj, changes: Mapping[str, str | None]) -> Obj:
+    """A sparse Customer update of only the changed details, on the SyncToken read. An address
+    goes whole (what QuickBooks has, with our parts changed: its Id, other lines and
+    coordinates kept), since a sparse update replaces the fields it is sent."""
+    body: Obj = {"Id": current["Id"], "SyncToken": current["SyncToken"], "sparse": True}
+    for name, value in changes.items():
+        text = (value or "").strip()
+        if name in PLAIN_DETAILS:
+            field, inner = PLAIN_DETAILS[name]
+            body[field] = text if inner is None else {inner: text}
+            continue
+        which, _, part = name.partition("_")
+        field = ADDRESSES[which]
+        if field not in body:
+            body[field] = dict(current.get(field) or {})
+        if text:
+            body[field][ADDRESS_PARTS[part]] = text
+        else:
+            body[field].pop(ADDRESS_PARTS[part], None)
     return body
 
 

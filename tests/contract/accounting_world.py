@@ -22,6 +22,7 @@ from sync.accounting import (
     PaymentRecord,
 )
 from sync.fake import FakeAccounting
+from sync.quickbooks import mapping
 
 # Ada owes three invoices, Grace one; every amount in the suites is measured against these.
 ADA_TOTALS = (Decimal("100.00"), Decimal("250.00"), Decimal("40.00"))
@@ -42,6 +43,9 @@ class World:
     today: date
     _advance: Callable[[], datetime]
     _void: Callable[[str], None]
+    # someone in the office changes a customer's details now / between our next read and write
+    _edit: Callable[[str, dict[str, str | None]], None]
+    _edit_next: Callable[[str, dict[str, str | None]], None]
 
     def moment(self) -> datetime:
         """A moment (aware) strictly before every write made after this call."""
@@ -50,6 +54,14 @@ class World:
     def void(self, invoice_id: str) -> None:
         """Void an invoice as the bookkeeper would in QuickBooks."""
         self._void(invoice_id)
+
+    def edit_customer(self, customer_id: str, **details: str | None) -> None:
+        """Change a customer's details as the bookkeeper would in QuickBooks, now."""
+        self._edit(customer_id, details)
+
+    def edit_customer_mid_write(self, customer_id: str, **details: str | None) -> None:
+        """The same, between the adapter's next read of the customer and its write (5010)."""
+        self._edit_next(customer_id, details)
 
     def payments(self) -> list[PaymentRecord]:
         """Every Payment in the company."""
@@ -106,7 +118,13 @@ def fake_world() -> World:
         customer = fake.get_customer(invoice.customer_id)
         fake.put(dataclasses.replace(customer, balance=customer.balance - invoice.balance))
 
-    return World(fake, "1", "2", ["1", "2", "3"], "4", "1", today, advance, void)
+    def edit(customer_id: str, details: dict[str, str | None]) -> None:
+        fake.put(dataclasses.replace(fake.get_customer(customer_id), **details))  # type: ignore[arg-type]
+
+    def edit_next(customer_id: str, details: dict[str, str | None]) -> None:
+        fake.office_edits[customer_id] = details
+
+    return World(fake, "1", "2", ["1", "2", "3"], "4", "1", today, advance, void, edit, edit_next)
 
 
 def sandbox_world(sandbox: QboSandbox, clock: ManualClock, adapter: AccountingAdapter) -> World:
@@ -154,7 +172,24 @@ def sandbox_world(sandbox: QboSandbox, clock: ManualClock, adapter: AccountingAd
             qbo_writes.void(company, "Invoice", dict(row))
             company.drain_events()
 
-    return World(adapter, ada, grace, ids[:3], ids[3], item, today, advance, void)
+    def office_fields(customer_id: str, details: dict[str, str | None]) -> dict[str, Any]:
+        row = company.rows["Customer"][customer_id]
+        body = mapping.details_body(row, details)
+        return {k: v for k, v in body.items() if k not in ("Id", "SyncToken", "sparse")}
+
+    def edit(customer_id: str, details: dict[str, str | None]) -> None:
+        with sandbox.state.lock:
+            row = company.rows["Customer"][customer_id]
+            body = {"Id": customer_id, "SyncToken": row["SyncToken"], "sparse": True}
+            qbo_writes.update(company, "Customer", body | office_fields(customer_id, details))
+            company.drain_events()
+
+    def edit_next(customer_id: str, details: dict[str, str | None]) -> None:
+        with sandbox.state.lock:
+            changes = office_fields(customer_id, details)
+        sandbox.state.faults.edit_before_next_writes(1, changes)
+
+    return World(adapter, ada, grace, ids[:3], ids[3], item, today, advance, void, edit, edit_next)
 
 
 def _invoice_body(customer_id: str, item_id: str, total: Decimal) -> dict[str, Any]:
