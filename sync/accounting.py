@@ -36,6 +36,10 @@ class CustomerRecord:
     balance: Decimal = Decimal("0.00")
     active: bool = True
     updated_at: datetime | None = None
+    # A sub-customer (QuickBooks: Job, ParentRef, Level, BillWithParent).
+    parent_id: str | None = None
+    bill_with_parent: bool = False
+    level: int = 0
     company_name: str | None = None
     bill_line2: str | None = None
     bill_country: str | None = None  # as QuickBooks holds it: free text ("USA", "Canada")

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from portal.billing.models import (
     CatalogItem,
@@ -149,7 +149,34 @@ def customers(s: Session, realm: str, records: Sequence[CustomerRecord]) -> Tall
     for row in rows:
         row["balance"] += overlay.get(row["qbo_id"], Decimal(0))
     _upsert_rows(s, Customer, rows)
+    if rows:
+        link_parents(s, realm)
     return tally
+
+
+def link_parents(s: Session, realm: str) -> None:
+    """Point sub-customers at their parents by QuickBooks Id, in one statement after each page:
+    a child mirrored before its parent (an earlier page, an earlier CDC answer) is linked once
+    the parent is mirrored, and one whose ParentRef changed or went is moved or unlinked."""
+    parent = aliased(Customer)
+    wanted = (
+        sa.select(parent.id)
+        .where(parent.realm_id == Customer.realm_id, parent.qbo_id == Customer.parent_qbo_id)
+        .scalar_subquery()
+    )
+    s.execute(
+        sa.update(Customer)
+        .where(
+            Customer.realm_id == realm,
+            sa.or_(Customer.parent_qbo_id.is_not(None), Customer.parent_id.is_not(None)),
+            sa.or_(
+                sa.and_(Customer.parent_id.is_(None), wanted.is_not(None)),
+                Customer.parent_id != sa.func.coalesce(wanted, 0),
+            ),
+        )
+        .values(parent_id=wanted)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _customer_row(realm: str, r: CustomerRecord, now: Any) -> dict[str, Any]:
@@ -166,6 +193,9 @@ def _customer_row(realm: str, r: CustomerRecord, now: Any) -> dict[str, Any]:
         "bill_postal_code": r.bill_postal_code,
         "balance": r.balance,
         "active": r.active,
+        "parent_qbo_id": r.parent_id,
+        "bill_with_parent": r.bill_with_parent,
+        "level": r.level,
         "qbo_updated_at": r.updated_at,
         "mirrored_at": now,
     }

@@ -123,15 +123,63 @@ def customer(company: Company, obj: Obj, current: Obj | None) -> Obj:
     email = (obj.get("PrimaryEmailAddr") or {}).get("Address")
     if email is not None and "@" not in str(email):
         raise invalid_request(f"Invalid email address: {email}", "PrimaryEmailAddr")
-    obj.update(DisplayName=display, FullyQualifiedName=display, Active=active, CurrencyRef=USD)
+    obj.update(DisplayName=display, Active=active, CurrencyRef=USD)
+    _hierarchy(company, obj, display)
     obj.setdefault("PrintOnCheckName", display.removesuffix(DELETED_SUFFIX))
-    obj.setdefault("Job", False)
-    obj.setdefault("BillWithParent", False)
     obj.setdefault("Taxable", False)
     obj.setdefault("PreferredDeliveryMethod", "Print")
     obj["Balance"] = current["Balance"] if current else ZERO
     obj["BalanceWithJobs"] = obj["Balance"]
     return obj
+
+
+MAX_LEVEL = 4  # a top-level customer and four levels of sub-customers below it
+
+
+def _hierarchy(company: Company, obj: Obj, display: str) -> None:
+    """Sub-customer fields: Job goes with a ParentRef (QBO refuses one without the other);
+    Level and FullyQualifiedName ("Parent:Child") are derived from the parent; BillWithParent
+    only means something on a sub-customer."""
+    job = to_bool(obj.get("Job"), False)
+    parent_ref = obj.get("ParentRef")
+    if job != bool(parent_ref):
+        raise invalid_request(
+            "ParentRef is either required or not if Job is true or false.", "ParentRef"
+        )
+    if not job:
+        obj.update(Job=False, BillWithParent=False, Level=0, FullyQualifiedName=display)
+        obj.pop("ParentRef", None)
+        return
+    obj["ParentRef"] = _ref(company, "Customer", parent_ref, "DisplayName")
+    parent = company.rows["Customer"][obj["ParentRef"]["value"]]
+    chain = [parent["Id"], *company.ledger.ancestors(parent["Id"])]
+    if obj.get("Id") is not None and str(obj["Id"]) in chain:
+        raise business_rule("A customer cannot be a sub-customer of itself or of its own jobs.")
+    level = int(parent.get("Level") or 0) + 1
+    if level > MAX_LEVEL:
+        raise business_rule(f"Sub-customers can be nested at most {MAX_LEVEL} levels deep.")
+    obj.update(
+        Job=True,
+        BillWithParent=to_bool(obj.get("BillWithParent"), False),
+        Level=level,
+        FullyQualifiedName=f"{parent['FullyQualifiedName']}:{display}",
+    )
+
+
+def billed_through(company: Company, customer_id: str | None, payer_id: str) -> bool:
+    """Whether a customer's transactions are the payer's to settle: its own, or those of a
+    sub-customer billed with its parent, all the way up to the payer (QBO's Receive Payment
+    for a parent lists those invoices; one not billed with the parent is its own account)."""
+    seen: set[str] = set()
+    while customer_id is not None and customer_id not in seen:
+        if customer_id == payer_id:
+            return True
+        seen.add(customer_id)
+        row = company.rows["Customer"].get(customer_id) or {}
+        if not to_bool(row.get("BillWithParent"), False):
+            return False
+        customer_id = company.ledger.parent.get(customer_id)
+    return False
 
 
 def item(company: Company, obj: Obj, current: Obj | None) -> Obj:
@@ -307,8 +355,11 @@ def _payment_line(company: Company, raw: Any, customer_id: str) -> tuple[Target,
     linked = company.get(kind, txn_id)
     if linked is None or (kind, txn_id) in company.voided:
         raise invalid_reference(kind, txn_id)
-    if customer_of(linked) != customer_id:
-        raise business_rule(f"{kind} {txn_id} belongs to another customer.")
+    if not billed_through(company, customer_of(linked), customer_id):
+        raise business_rule(
+            f"{kind} {txn_id} belongs to another customer (a sub-customer's transactions "
+            "can be paid by its parent only when it is billed with the parent)."
+        )
     line = {"Amount": money(amount), "LinkedTxn": [{"TxnId": txn_id, "TxnType": kind}]}
     return (kind, txn_id), line
 

@@ -2,12 +2,12 @@
 
 Derived fields: Invoice Balance and LinkedTxn; CreditMemo Balance and RemainingCredit;
 Customer Balance = open invoice balances - unapplied credit memo amounts - unapplied
-payment amounts (BalanceWithJobs is the same: the sandbox has no sub-customers).
+payment amounts; BalanceWithJobs adds the BalanceWithJobs of its sub-customers (ParentRef).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -39,10 +39,39 @@ class Ledger:
     def __init__(self) -> None:
         self.applied: dict[Target, dict[str, Decimal]] = {}
         self.by_customer: dict[str, set[Target]] = {}
+        # Sub-customers: child Id -> parent Id, parent Id -> child Ids.
+        self.parent: dict[str, str] = {}
+        self.children: dict[str, set[str]] = {}
+
+    def ancestors(self, customer_id: str) -> list[str]:
+        """The parent, its parent, ... of a customer (nearest first)."""
+        out: list[str] = []
+        current = self.parent.get(customer_id)
+        while current is not None and current not in out and current != customer_id:
+            out.append(current)
+            current = self.parent.get(current)
+        return out
+
+    def _link(self, obj: dict[str, Any]) -> set[Target]:
+        """Index a customer's ParentRef; the old and new parents' totals may change."""
+        child = str(obj["Id"])
+        affected = {("Customer", child)}
+        old = self.parent.pop(child, None)
+        if old is not None:
+            self.children.get(old, set()).discard(child)
+            affected |= {("Customer", a) for a in [old, *self.ancestors(old)]}
+        new = customer_of({"CustomerRef": obj.get("ParentRef")})
+        if new is not None:
+            self.parent[child] = new
+            self.children.setdefault(new, set()).add(child)
+            affected |= {("Customer", a) for a in self.ancestors(child)}
+        return affected
 
     def attach(self, entity: str, obj: dict[str, Any]) -> set[Target]:
         """Index a stored transaction; return the rows whose derived fields may change."""
         affected: set[Target] = set()
+        if entity == "Customer":
+            return self._link(obj)
         customer = customer_of(obj)
         if entity not in ("Invoice", "CreditMemo", "Payment") or customer is None:
             return affected
@@ -83,7 +112,9 @@ class Ledger:
         """Recompute every index from the rows (after loading or seeding)."""
         self.applied.clear()
         self.by_customer.clear()
-        for entity in ("Invoice", "CreditMemo", "Payment"):
+        self.parent.clear()
+        self.children.clear()
+        for entity in ("Customer", "Invoice", "CreditMemo", "Payment"):
             for obj in rows[entity].values():
                 self.attach(entity, obj)
 
@@ -99,7 +130,7 @@ def derive(
     obj = rows.get(entity, {}).get(object_id)
     if obj is None:
         return False
-    before = {k: obj.get(k) for k in ("Balance", "LinkedTxn", "RemainingCredit")}
+    before = {k: obj.get(k) for k in ("Balance", "LinkedTxn", "RemainingCredit", "BalanceWithJobs")}
     if entity == "Invoice":
         total = Decimal(obj.get("TotalAmt") or 0)
         balance = ZERO if target in voided else total - ledger.applied_total(target)
@@ -114,7 +145,11 @@ def derive(
     elif entity == "Customer":
         balance = _customer_balance(rows, ledger.by_customer.get(object_id, set()))
         obj["Balance"] = balance
-        obj["BalanceWithJobs"] = balance
+        # children are derived first (derive_order), so their totals are current
+        jobs = [rows["Customer"].get(child) for child in ledger.children.get(object_id, ())]
+        obj["BalanceWithJobs"] = money(
+            balance + sum((Decimal(j.get("BalanceWithJobs") or 0) for j in jobs if j), ZERO)
+        )
     else:
         return False
     return any(obj.get(k) != v for k, v in before.items())
@@ -138,6 +173,29 @@ def _customer_balance(
     return money(balance)
 
 
-def derive_order(target: Target) -> tuple[int, int]:
-    """Invoices and credit memos before customers, whose balance sums them."""
-    return (DERIVED_ORDER.get(target[0], 3), int(target[1]))
+def derive_order(ledger: Ledger) -> Callable[[Target], tuple[int, int, int]]:
+    """Invoices and credit memos before customers, whose balance sums them; sub-customers
+    before their parents, whose BalanceWithJobs sums theirs."""
+
+    def key(target: Target) -> tuple[int, int, int]:
+        depth = len(ledger.ancestors(target[1])) if target[0] == "Customer" else 0
+        return (DERIVED_ORDER.get(target[0], 3), -depth, int(target[1]))
+
+    return key
+
+
+def with_owners(
+    rows: dict[str, dict[str, dict[str, Any]]], ledger: Ledger, affected: set[Target]
+) -> set[Target]:
+    """Add the customers of affected invoices and credit memos (a parent's payment lowers a
+    sub-customer's invoice, so that sub-customer's balance) and every customer's ancestors."""
+    out = set(affected)
+    for entity, object_id in affected:
+        if entity in ("Invoice", "CreditMemo"):
+            owner = customer_of(rows.get(entity, {}).get(object_id) or {})
+            if owner is not None:
+                out.add(("Customer", owner))
+    for entity, object_id in list(out):
+        if entity == "Customer":
+            out |= {("Customer", a) for a in ledger.ancestors(object_id)}
+    return out

@@ -9,7 +9,7 @@ from typing import Any
 
 from .entities import normalize
 from .faults import business_rule, invalid_request, required, stale_object, unsupported
-from .ledger import Target, derive, derive_order
+from .ledger import Target, derive, derive_order, with_owners
 from .store import NAME_FIELDS, Company
 from .util import ZERO, money, to_bool
 
@@ -51,7 +51,8 @@ def check_sync_token(entity: str, current: Obj, payload: Obj) -> None:
 
 def settle(company: Company, affected: set[Target], primary: Target | None = None) -> None:
     """Re-derive balances; rows other than the one being written get a new SyncToken."""
-    for target in sorted(affected, key=derive_order):
+    affected = with_owners(company.rows, company.ledger, affected)
+    for target in sorted(affected, key=derive_order(company.ledger)):
         if derive(company.rows, company.ledger, company.voided, target) and target != primary:
             company.stamp(target[0], company.rows[target[0]][target[1]], "Update")
 
