@@ -27,6 +27,10 @@ from werkzeug.wrappers import Response
 from portal import db
 from portal.accounts import alerts, sessions, signin_policy, trusted
 from portal.accounts.models import LoginSession, PortalUser, Role
+from portal.audit import signins
+from portal.audit.actions import Action
+from portal.audit.service import record
+from portal.audit.web import actor
 from portal.db import utcnow
 from portal.redirects import same_site_path
 
@@ -79,6 +83,10 @@ def log_out() -> None:
     if raw is not None:
         with db.transaction() as s:
             sessions.end(s, raw)
+            if current_user.is_authenticated:
+                me = user()
+                summary = f"{me.username} signed out"
+                record(s, Action.LOGOUT, customer_id=me.customer_id, actor=actor(), summary=summary)
     logout_user()
     cookie.clear()
 
@@ -171,6 +179,7 @@ def finish_login(person: PortalUser, *, remember_device: bool = False) -> Respon
             token = trusted.remember(s, person.id, alerts.this_device()[0])
         _set_trusted_cookie(person.id, token)
     with db.transaction() as s:
+        signins.logged_in(s, actor(person), person)
         rules = signin_policy.rules(s)
     if signin_policy.password_too_old(rules, person):
         flash(

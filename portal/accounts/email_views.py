@@ -15,6 +15,9 @@ from portal.accounts import email_change
 from portal.accounts.service import AccountError, AccountPolicy
 from portal.accounts.tokens import TokenInvalid
 from portal.accounts.views import bp
+from portal.audit.actions import Action
+from portal.audit.service import record
+from portal.audit.web import actor
 from portal.auth import user
 from portal.forms import CleanText
 
@@ -66,7 +69,16 @@ def confirm_email_change(token: str) -> View:
     logged_in = user().id if current_user.is_authenticated else None
     try:
         with db.transaction() as s:
-            person, _old = email_change.confirm_change(s, token, logged_in)
+            person, old = email_change.confirm_change(s, token, logged_in)
+            record(
+                s,
+                Action.EMAIL_CHANGED,
+                customer_id=person.customer_id,
+                actor=actor(person),
+                summary=f"Login e-mail changed from {old} to {person.email}",
+                before={"email": old},
+                after={"email": person.email},
+            )
     except TokenInvalid as exc:
         return render_template("accounts/link_invalid.html", message=str(exc)), 400
     except AccountError as exc:

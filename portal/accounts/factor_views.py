@@ -14,6 +14,10 @@ from portal.accounts.models import PortalUser
 from portal.accounts.ratelimit import TooManyAttempts
 from portal.accounts.service import AccountPolicy
 from portal.accounts.views import bp
+from portal.audit import signins
+from portal.audit.actions import Action
+from portal.audit.service import record
+from portal.audit.web import actor
 from portal.branding import brand
 from portal.db import utcnow
 from portal.forms import CsrfOnly
@@ -84,6 +88,7 @@ def verify() -> View:
                 ratelimit.clear_account(s, ratelimit.factor_key(person.id))
             else:
                 ratelimit.record_failure(s, ratelimit.factor_key(person.id), _address(), utcnow())
+                signins.login_failed(s, actor(), person=person, how=method)
     except TooManyAttempts as exc:
         form.code.errors = [
             f"Too many wrong codes. Try again in {exc.minutes} "
@@ -215,6 +220,15 @@ def totp_confirm() -> View:
             return redirect(url_for("accounts.two_factor"))
         first = not me.two_factor
         done = form.validate_on_submit() and factors.confirm_totp(s, me, form.code.data or "")
+        if done:
+            summary = f"{me.username} set up an authenticator app"
+            record(
+                s,
+                Action.TWO_FACTOR_ADDED,
+                customer_id=me.customer_id,
+                actor=actor(),
+                summary=summary,
+            )
         if done and first:
             codes = factors.new_recovery_codes(s, me.id)
             alerts.two_factor_changed(s, me, on=True)
@@ -242,7 +256,15 @@ def totp_remove() -> Response:
                 "error",
             )
             return redirect(url_for("accounts.two_factor"))
-        factors.remove_totp(s, me)
+        if factors.remove_totp(s, me):
+            summary = f"{me.username} removed their authenticator app"
+            record(
+                s,
+                Action.TWO_FACTOR_REMOVED,
+                customer_id=me.customer_id,
+                actor=actor(),
+                summary=summary,
+            )
         if not me.two_factor:
             trusted.forget_all(s, me.id)
             alerts.two_factor_changed(s, me, on=False)
@@ -259,6 +281,10 @@ def recovery_codes() -> View:
     with db.transaction() as s:
         codes = factors.new_recovery_codes(s, person.id)
         alerts.recovery_codes_renewed(s, s.merge(person))
+        summary = f"{person.username} made new recovery codes"
+        record(
+            s, Action.RECOVERY_CODES, customer_id=person.customer_id, actor=actor(), summary=summary
+        )
     return _no_store(render_template("accounts/recovery_codes.html", codes=codes, first=False))
 
 

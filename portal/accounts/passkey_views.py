@@ -17,6 +17,10 @@ from portal.accounts.passkeys import PasskeyRefused
 from portal.accounts.ratelimit import TooManyAttempts
 from portal.accounts.service import AccountPolicy
 from portal.accounts.views import bp
+from portal.audit import signins
+from portal.audit.actions import Action
+from portal.audit.service import record
+from portal.audit.web import actor
 from portal.branding import brand
 from portal.db import utcnow
 from portal.formatting import device
@@ -85,6 +89,10 @@ def passkey_register() -> Response:
             me = s.merge(auth.user())
             added = passkeys.register(s, _rp(), me, body.get("credential"), name)
             alerts.passkey_added(s, me, added.passkey.name)
+            summary = f'{me.username} added the passkey "{added.passkey.name}"'
+            record(
+                s, Action.PASSKEY_ADDED, customer_id=me.customer_id, actor=actor(), summary=summary
+            )
             if added.turned_on:
                 alerts.two_factor_changed(s, me, on=True)
     except PasskeyRefused as exc:
@@ -118,11 +126,20 @@ def passkey_remove(passkey_id: int) -> Response:
     try:
         with db.transaction() as s:
             me = s.merge(auth.user())
+            name = getattr(passkeys.owned(s, me.id, passkey_id), "name", "")
             went_off = passkeys.remove(
                 s, me, passkey_id, must_keep_one=auth.must_use_two_factor(me)
             )
             if went_off is None:
                 abort(404)
+            summary = f'{me.username} removed the passkey "{name}"'
+            record(
+                s,
+                Action.PASSKEY_REMOVED,
+                customer_id=me.customer_id,
+                actor=actor(),
+                summary=summary,
+            )
             if went_off:
                 trusted.forget_all(s, me.id)
                 alerts.two_factor_changed(s, me, on=False)
@@ -160,6 +177,9 @@ def _attempt(purpose: str, user_id: int | None) -> Response | PortalUser:
             except PasskeyRefused as exc:
                 ratelimit.record_failure(s, key, address, utcnow())
                 refusal = str(exc)
+                if purpose == "login":
+                    named = s.get(PortalUser, owner) if owner is not None else None
+                    signins.login_failed(s, actor(), person=named, how="passkey")
             else:
                 ratelimit.clear_account(s, key)
                 return person

@@ -29,6 +29,10 @@ from portal.accounts.forms import (
 from portal.accounts.passwords import PasswordRejected
 from portal.accounts.ratelimit import TooManyAttempts
 from portal.accounts.tokens import TokenInvalid
+from portal.audit import signins
+from portal.audit.actions import Action
+from portal.audit.service import record
+from portal.audit.web import actor
 from portal.auth import current_session_id, log_in, log_out, user
 from portal.db import utcnow
 from portal.forms import CsrfOnly
@@ -55,6 +59,8 @@ def login() -> View:
             found = service.authenticate(
                 s, _policy(), form.identifier.data or "", form.password.data or "", address
             )
+            if found is None:
+                signins.login_failed(s, actor(), identifier=form.identifier.data)
     except TooManyAttempts as exc:
         form.form_errors.append(
             f"Too many failed logins. For your security, try again in {exc.minutes} "
@@ -104,7 +110,14 @@ def reset_password(token: str) -> View:
     if form.validate_on_submit():
         try:
             with db.transaction() as s:
-                service.reset_password(s, _policy(), token, form.new_password.data or "")
+                person = service.reset_password(s, _policy(), token, form.new_password.data or "")
+                record(
+                    s,
+                    Action.PASSWORD_RESET,
+                    customer_id=person.customer_id,
+                    actor=actor(person),
+                    summary=f"{person.username} set a new password from a reset link",
+                )
         except (PasswordRejected, TokenInvalid) as exc:
             form.new_password.errors = [str(exc)]
         else:
@@ -156,7 +169,17 @@ def change_username() -> View:
     if form.validate_on_submit():
         try:
             with db.transaction() as s:
-                service.change_username(s, s.merge(user()), form.username.data or "")
+                me, old = s.merge(user()), user().username
+                service.change_username(s, me, form.username.data or "")
+                record(
+                    s,
+                    Action.USERNAME_CHANGED,
+                    customer_id=me.customer_id,
+                    actor=actor(),
+                    summary=f"Username changed from {old} to {me.username}",
+                    before={"username": old},
+                    after={"username": me.username},
+                )
         except service.AccountError as exc:
             form.username.errors = [str(exc)]
         else:
@@ -182,6 +205,13 @@ def change_password() -> View:
                     me,
                     form.current_password.data or "",
                     form.new_password.data or "",
+                )
+                record(
+                    s,
+                    Action.PASSWORD_CHANGED,
+                    customer_id=me.customer_id,
+                    actor=actor(),
+                    summary=f"{me.username} changed their password",
                 )
         except PasswordRejected as exc:
             form.new_password.errors = [str(exc)]
