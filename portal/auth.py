@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 
+import sqlalchemy as sa
 from flask import (
     Flask,
     abort,
@@ -22,11 +23,12 @@ from flask import (
 from flask import session as cookie
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from portal import db
-from portal.accounts import alerts, sessions, signin_policy, trusted
-from portal.accounts.models import LoginSession, PortalUser, Role
+from portal.accounts import alerts, people, sessions, signin_policy, trusted
+from portal.accounts.models import LoginSession, MemberRole, PortalUser, Role
 from portal.audit import signins
 from portal.audit.actions import Action
 from portal.audit.service import record
@@ -126,8 +128,9 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
 
 
 def customer_required(view: F) -> F:
-    """Allow only a customer's login; the view scopes every query by its customer_id."""
-    return roles_required(Role.CUSTOMER)(view)
+    """Allow only a customer's login on an account (any access); the view scopes every query
+    by account_id()."""
+    return account_required(Access.VIEW)(view)
 
 
 # ---- the second step of a sign-in ----------------------------------------------------------
@@ -328,16 +331,64 @@ class Access(enum.IntEnum):
     OWNER = 4  # and the people on the account and its audit log
 
 
+ACCESS_OF = {
+    MemberRole.OWNER: Access.OWNER,
+    MemberRole.FULL: Access.FULL,
+    MemberRole.PAY: Access.PAY,
+    MemberRole.VIEW: Access.VIEW,
+}
+
+
+def accounts() -> list[people.Membership]:
+    """Every account the logged-in person is on (read once per request)."""
+    if "accounts" not in g:
+        g.accounts = people.memberships(db.session(), user().id)
+    found: list[people.Membership] = g.accounts
+    return found
+
+
+def current_account() -> people.Membership | None:
+    """The account this request acts for: the one chosen in this session, else the login's
+    home account, else the first it is on; None when the person is on no account any more."""
+    mine = accounts()
+    if not mine:
+        return None
+    login = g.get("login_session")
+    for wanted in (getattr(login, "customer_id", None), user().customer_id):
+        for membership in mine:
+            if membership.customer_id == wanted:
+                return membership
+    return mine[0]
+
+
+def current_login() -> LoginSession:
+    """This browser's login session (call only behind login_required)."""
+    login = g.get("login_session")
+    if login is None:
+        abort(403)
+    return cast(LoginSession, login)
+
+
+def choose_account(s: Session, login: LoginSession, customer_id: int) -> None:
+    """Make this session act for another account the person is on."""
+    s.execute(
+        sa.update(LoginSession).where(LoginSession.id == login.id).values(customer_id=customer_id)
+    )
+    g.pop("accounts", None)
+
+
 def account_id() -> int:
     """The customer account this request acts for (call only behind account_required)."""
-    customer_id = user().customer_id
-    assert customer_id is not None  # customer_required and a DB constraint guarantee it
-    return customer_id
+    chosen = current_account()
+    if chosen is None:
+        abort(403)
+    return chosen.customer_id
 
 
-def account_access() -> Access:
+def account_access() -> Access | None:
     """What the logged-in person may do on the account this request acts for."""
-    return Access.OWNER
+    chosen = current_account()
+    return None if chosen is None else ACCESS_OF[chosen.role]
 
 
 def account_required(level: Access) -> Callable[[F], F]:
@@ -348,10 +399,20 @@ def account_required(level: Access) -> Callable[[F], F]:
         @wraps(view)
         @roles_required(Role.CUSTOMER)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if account_access() < level:
+            access = account_access()
+            if access is None:
+                return redirect(url_for("people.no_account"))
+            if access < level:
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapped.__dict__["required_access"] = level  # the role walk reads it
         return cast(F, wrapped)
 
     return decorate
+
+
+def own_methods_only() -> int | None:
+    """The user id whose saved methods alone this person may see and use on the account
+    ("pay" access keeps to their own), or None when they may use every method of it."""
+    return user().id if account_access() == Access.PAY else None

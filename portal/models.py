@@ -1,6 +1,8 @@
 """Every mapped model, imported once so metadata (and Alembic) sees all tables."""
 
+from portal.accounts.claim_models import ClaimAttempt
 from portal.accounts.models import (
+    AccountMember,
     AccountToken,
     LoginFailure,
     LoginSession,
@@ -47,6 +49,7 @@ from portal.payments.models import Payment, PaymentAllocation, SavedMethod
 from sync.models import Lease, QboConnection, SyncRun, SyncState, WebhookReceipt
 
 __all__ = [
+    "AccountMember",
     "AccountToken",
     "AuditEvent",
     "AutopayEnrollment",

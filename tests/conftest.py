@@ -21,7 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal import crypto, db
-from portal.accounts.models import PortalUser, Role, TotpFactor
+from portal.accounts.models import MemberRole, PortalUser, Role, TotpFactor
 from portal.accounts.service import create_user
 from portal.app import create_app
 from portal.billing.models import Customer, Invoice, InvoiceLine
@@ -203,6 +203,7 @@ def make_user(app: Flask, make_customer: Callable[..., Customer]) -> Callable[..
         role: Role = Role.CUSTOMER,
         customer: Customer | None = None,
         two_factor: bool | None = None,
+        member_role: MemberRole | None = None,
     ) -> PortalUser:
         """A login; staff come with an authenticator app set up (they must have a second
         factor), customers without one unless `two_factor` says so."""
@@ -217,6 +218,7 @@ def make_user(app: Flask, make_customer: Callable[..., Customer]) -> Callable[..
                 password=password,
                 role=role,
                 customer_id=customer.id if customer else None,
+                member_role=member_role,
             )
             if two_factor if two_factor is not None else role is not Role.CUSTOMER:
                 s.flush()

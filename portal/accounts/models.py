@@ -82,6 +82,47 @@ class PortalUser(Base):
         return str(self.id)
 
 
+class MemberRole(enum.StrEnum):
+    """What a person may do on one customer account (see portal.auth.Access)."""
+
+    OWNER = "owner"  # everything, and the people on the account; one per account
+    FULL = "full"  # everything the owner can, except managing people
+    PAY = "pay"  # see invoices, pay, keep their own saved methods
+    VIEW = "view"  # see only
+
+
+class AccountMember(Base):
+    """A person's place on a customer account: a login may be on several accounts (a
+    bookkeeper paying for three businesses) and an account may have several people."""
+
+    __tablename__ = "account_member"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "customer_id", name="uq_account_member_user_customer"),
+        # One owner per account, enforced by the database (a race of two transfers loses).
+        sa.Index(
+            "uq_account_member_owner",
+            "customer_id",
+            unique=True,
+            sqlite_where=sa.text("role = 'owner'"),
+            postgresql_where=sa.text("role = 'owner'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[MemberRole] = mapped_column(str_enum(MemberRole, "member_role", 10))
+    added_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class PasswordHistory(Base):
     """Hashes of a user's previous passwords, to refuse reuse."""
 
@@ -116,6 +157,7 @@ class TokenPurpose(enum.StrEnum):
     RESET = "reset"
     INVITE = "invite"
     EMAIL_CHANGE = "email"
+    CLAIM = "claim"  # a customer's own first login, proven by an invoice (accounts.claim)
 
 
 class AccountToken(Base):
@@ -133,6 +175,11 @@ class AccountToken(Base):
         sa.ForeignKey("customer.id", ondelete="CASCADE")
     )
     email: Mapped[str | None] = mapped_column(sa.String(254))
+    # An invitation's role on the account, and who sent it (None: staff's first login).
+    member_role: Mapped[str | None] = mapped_column(sa.String(10))
+    invited_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
@@ -176,6 +223,11 @@ class LoginSession(Base):
     # When this session last proved who it is (password, second factor or passkey): changes to
     # the login's security ask again when it is older than the step-up window.
     verified_at: Mapped[datetime | None]
+    # The customer account this session acts for, chosen by a person on several accounts
+    # (None: their home account, PortalUser.customer_id).
+    customer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("customer.id", ondelete="SET NULL")
+    )
 
 
 class TotpFactor(Base):
@@ -277,6 +329,8 @@ class SecurityPolicy(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, default=1)
     customer_two_factor: Mapped[str] = mapped_column(sa.String(10), default="optional")
     password_max_age_days: Mapped[int | None]
+    # Whether customers may create their own first login from an invoice (accounts.claim).
+    self_claim: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[int | None] = mapped_column(
         sa.ForeignKey("portal_user.id", ondelete="SET NULL")

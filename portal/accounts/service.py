@@ -12,8 +12,9 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
-from portal.accounts import alerts, passwords, ratelimit, sessions, tokens, trusted
+from portal.accounts import alerts, passwords, people, ratelimit, sessions, tokens, trusted
 from portal.accounts.models import (
+    MemberRole,
     PasswordHistory,
     PortalUser,
     Role,
@@ -154,8 +155,12 @@ def create_user(
     password: str,
     role: Role = Role.CUSTOMER,
     customer_id: int | None = None,
+    member_role: MemberRole | None = None,
+    added_by: int | None = None,
 ) -> PortalUser:
-    """A new portal user; AccountError or PasswordRejected when the input breaks a rule."""
+    """A new portal user; AccountError or PasswordRejected when the input breaks a rule.
+    A customer login joins its account: as `member_role`, or as the owner when the account
+    has none yet (its first login) and with full access otherwise."""
     username = normalize_username(username)
     email = normalize_email(email)
     _ensure_free(s, username, email, exclude=None)
@@ -172,6 +177,9 @@ def create_user(
     )
     s.add(user)
     _set_password(s, user, password, policy)
+    if role is Role.CUSTOMER and customer_id is not None:
+        s.flush()
+        people.join(s, user, customer_id, member_role, added_by)
     return user
 
 
@@ -267,16 +275,37 @@ def reset_password(s: Session, policy: AccountPolicy, signed: str, new: str) -> 
     return user
 
 
-def invite_customer(s: Session, policy: AccountPolicy, customer_id: int, email: str) -> str:
-    """E-mail an invitation to create a login for a customer; returns the link."""
+def invite_customer(
+    s: Session,
+    policy: AccountPolicy,
+    customer_id: int,
+    email: str,
+    role: MemberRole | None = None,
+    invited_by: int | None = None,
+) -> str:
+    """E-mail an invitation onto a customer account (as `role`; None: owner if the account has
+    none yet, else full access); returns the link. Someone with a login already accepts it by
+    logging in, and then switches between their accounts."""
     customer = s.get(Customer, customer_id)
     if customer is None:
         raise AccountError("No such customer.")
     email = normalize_email(email)
-    _ensure_free(s, None, email, exclude=None)
+    try:
+        people.check_invitable(s, customer.id, email.lower())
+    except people.PeopleError as exc:
+        raise AccountError(str(exc)) from None
+    if role is None:
+        role = MemberRole.OWNER if people.owner_of(s, customer.id) is None else MemberRole.FULL
     signed = tokens.issue(
-        s, TokenPurpose.INVITE, policy.invite_lifetime, customer_id=customer.id, email=email
+        s,
+        TokenPurpose.INVITE,
+        policy.invite_lifetime,
+        customer_id=customer.id,
+        email=email,
+        member_role=role.value,
+        invited_by=invited_by,
     )
+    inviter = s.get(PortalUser, invited_by) if invited_by else None
     link = f"{policy.public_url}/invite/{signed}"
     queue_email(
         s,
@@ -287,23 +316,54 @@ def invite_customer(s: Session, policy: AccountPolicy, customer_id: int, email: 
         policy=policy,
         link=link,
         hours=int(policy.invite_lifetime.total_seconds() // 3600),
+        role=people.ROLE_NAMES[role],
+        inviter=inviter.username if inviter is not None else None,
     )
     return link
 
 
-def check_invite(s: Session, policy: AccountPolicy, signed: str) -> str:
-    """The invited e-mail address; TokenInvalid when the link cannot be used."""
+@dataclass(frozen=True)
+class Invitation:
+    """What an invitation link offers: the address, the account and the role."""
+
+    email: str
+    customer_name: str
+    role: MemberRole
+    existing_login: bool
+
+
+def check_invite(s: Session, policy: AccountPolicy, signed: str) -> Invitation:
+    """What the invitation offers; TokenInvalid when the link cannot be used."""
     row = tokens.peek(s, TokenPurpose.INVITE, signed, policy.invite_lifetime)
-    return row.email or ""
+    customer = s.get(Customer, row.customer_id) if row.customer_id else None
+    if customer is None or not row.email:
+        raise tokens.TokenInvalid("This link is not valid.")
+    existing = s.scalar(sa.select(PortalUser.id).where(PortalUser.email_key == row.email.lower()))
+    return Invitation(
+        row.email,
+        customer.display_name,
+        _invited_role(row.member_role),
+        existing is not None,
+    )
+
+
+def _invited_role(raw: str | None) -> MemberRole:
+    try:
+        return MemberRole(raw) if raw else MemberRole.FULL
+    except ValueError:
+        return MemberRole.VIEW
 
 
 def accept_invite(
     s: Session, policy: AccountPolicy, signed: str, username: str, password: str
 ) -> PortalUser:
-    """Create the customer's login from an invitation; the link then stops working."""
+    """Create the invited person's login on the account; the link then stops working."""
     row = tokens.consume(s, TokenPurpose.INVITE, signed, policy.invite_lifetime)
     if row.customer_id is None or row.email is None:
         raise tokens.TokenInvalid("This link is not valid.")
+    role = _invited_role(row.member_role)
+    if role is MemberRole.OWNER and people.owner_of(s, row.customer_id) is not None:
+        role = MemberRole.FULL  # the account found an owner meanwhile
     return create_user(
         s,
         policy,
@@ -312,4 +372,26 @@ def accept_invite(
         password=password,
         role=Role.CUSTOMER,
         customer_id=row.customer_id,
+        member_role=role,
+        added_by=row.invited_by,
     )
+
+
+def accept_invite_as(s: Session, policy: AccountPolicy, signed: str, user: PortalUser) -> int:
+    """Put a logged-in customer on the account they were invited to (the invitation was for
+    their e-mail address); returns the account's customer id."""
+    row = tokens.peek(s, TokenPurpose.INVITE, signed, policy.invite_lifetime)
+    if row.customer_id is None or row.email is None:
+        raise tokens.TokenInvalid("This link is not valid.")
+    if user.role is not Role.CUSTOMER or row.email.lower() != user.email_key:
+        raise AccountError(
+            f"This invitation is for {row.email}. Log in with that address's login to accept it."
+        )
+    if people.role_on(s, user.id, row.customer_id) is not None:
+        raise AccountError("You are already on this account.")
+    tokens.consume(s, TokenPurpose.INVITE, signed, policy.invite_lifetime)
+    role = _invited_role(row.member_role)
+    if role is MemberRole.OWNER and people.owner_of(s, row.customer_id) is not None:
+        role = MemberRole.FULL
+    people.join(s, user, row.customer_id, role, row.invited_by)
+    return row.customer_id

@@ -35,6 +35,8 @@ def issue(
     user_id: int | None = None,
     customer_id: int | None = None,
     email: str | None = None,
+    member_role: str | None = None,
+    invited_by: int | None = None,
 ) -> str:
     """Store a new token (its hash only) and return the signed value for the link."""
     raw = secrets.token_urlsafe(32)
@@ -45,6 +47,8 @@ def issue(
             user_id=user_id,
             customer_id=customer_id,
             email=email,
+            member_role=member_role,
+            invited_by=invited_by,
             expires_at=utcnow() + lifetime,
         )
     )

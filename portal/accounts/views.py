@@ -12,11 +12,11 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import login_required
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from portal import auth, db
-from portal.accounts import history, service, sessions
+from portal.accounts import alerts, history, service, sessions
 from portal.accounts.forms import (
     AcceptInviteForm,
     ChangePasswordForm,
@@ -31,7 +31,7 @@ from portal.accounts.ratelimit import TooManyAttempts
 from portal.accounts.tokens import TokenInvalid
 from portal.audit import signins
 from portal.audit.actions import Action
-from portal.audit.service import record
+from portal.audit.service import Actor, record
 from portal.audit.web import actor
 from portal.auth import current_session_id, log_in, log_out, user
 from portal.db import utcnow
@@ -131,14 +131,23 @@ def reset_password(token: str) -> View:
 def accept_invite(token: str) -> View:
     form = AcceptInviteForm()
     try:
-        email = service.check_invite(db.session(), _policy(), token)
+        offer = service.check_invite(db.session(), _policy(), token)
     except TokenInvalid as exc:
         return render_template("accounts/link_invalid.html", message=str(exc)), 400
+    if offer.existing_login:
+        return _join_with_login(token, offer)
     if form.validate_on_submit():
         try:
             with db.transaction() as s:
                 new_user = service.accept_invite(
                     s, _policy(), token, form.username.data or "", form.new_password.data or ""
+                )
+                record(
+                    s,
+                    "people.joined",
+                    customer_id=new_user.customer_id,
+                    actor=Actor(new_user.id, f"{new_user.username} (customer)", *_device()),
+                    summary=f"{new_user.username} accepted the invitation",
                 )
         except PasswordRejected as exc:
             form.new_password.errors = [str(exc)]
@@ -149,7 +158,40 @@ def accept_invite(token: str) -> View:
             flash("Welcome! Your login is ready.", "success")
             return redirect(url_for("billing.dashboard"))
     status = 400 if form.errors else 200
-    return render_template("accounts/invite.html", form=form, email=email, token=token), status
+    return render_template(
+        "accounts/invite.html", form=form, email=offer.email, offer=offer, token=token
+    ), status
+
+
+def _device() -> tuple[str, str]:
+    agent, address = alerts.this_device()
+    return address, agent
+
+
+def _join_with_login(token: str, offer: service.Invitation) -> View:
+    """Someone with a login already: they log in (as the invited address) and join."""
+    here = url_for("accounts.accept_invite", token=token)
+    if not current_user.is_authenticated:
+        return render_template("accounts/invite_existing.html", offer=offer, login_next=here)
+    form = CsrfOnly()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            with db.transaction() as s:
+                customer_id = service.accept_invite_as(s, _policy(), token, user())
+                record(
+                    s,
+                    "people.joined",
+                    customer_id=customer_id,
+                    actor=actor(),
+                    summary=f"{user().username} accepted the invitation",
+                )
+                auth.choose_account(s, auth.current_login(), customer_id)
+        except (service.AccountError, TokenInvalid) as exc:
+            flash(str(exc), "error")
+            return redirect(here)
+        flash(f"{offer.customer_name} is now on your login.", "success")
+        return redirect(url_for("billing.dashboard"))
+    return render_template("accounts/invite_existing.html", offer=offer, form=form, login_next=here)
 
 
 @bp.route("/account")

@@ -56,7 +56,7 @@ def dashboard() -> str:
 
 
 @bp.route("/services/<int:item_id>/ask", methods=["POST"])
-@customer_required
+@auth.account_required(auth.Access.FULL)
 def ask_about_service(item_id: int) -> Response:
     """A recommended service's link: tell the staff this customer would like it."""
     with db.transaction() as s:

@@ -67,7 +67,7 @@ def _page(
 
 
 @bp.route("/account/phone", methods=["GET", "POST"])
-@auth.customer_required
+@auth.account_required(auth.Access.FULL)
 @auth.fresh_login_required("phone.edit")
 def edit() -> View:
     form = PhoneForm()
@@ -93,7 +93,7 @@ def edit() -> View:
 
 
 @bp.route("/account/phone/confirm", methods=["POST"])
-@auth.customer_required
+@auth.account_required(auth.Access.FULL)
 @auth.fresh_login_required("phone.edit")
 def confirm() -> View:
     form = PhoneCodeForm()
@@ -122,7 +122,7 @@ def _why(outcome: phones.Outcome, left: int) -> str:
 
 
 @bp.route("/account/phone/remove", methods=["POST"])
-@auth.customer_required
+@auth.account_required(auth.Access.FULL)
 @auth.fresh_login_required("phone.edit")
 def remove() -> View:
     form = RemovePhoneForm()

@@ -150,12 +150,14 @@ def notification_count() -> int | None:
     if not has_request_context() or not current_user.is_authenticated:
         return None
     me = user()
-    if me.role is not Role.CUSTOMER or me.customer_id is None:
+    if me.role is not Role.CUSTOMER:
         return None
     if "notification_count" not in g:
         g.notification_count = None
         try:
-            g.notification_count = unread(db.session(), me.customer_id)
+            chosen = auth.current_account()
+            if chosen is not None:
+                g.notification_count = unread(db.session(), chosen.customer_id)
         except SQLAlchemyError:
             # An error page about the database still renders, without the number.
             logger.warning("unread notices uncountable; bell without a number", exc_info=True)
@@ -166,7 +168,7 @@ def notification_count() -> int | None:
 
 
 @bp.route("/notifications/preferences", methods=["GET", "POST"])
-@customer_required
+@auth.account_required(auth.Access.FULL)
 def preferences() -> View:
     s, customer_id = db.session(), _customer_id()
     current = choices.load_choices(s, customer_id)

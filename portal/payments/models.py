@@ -147,3 +147,7 @@ class SavedMethod(Base):
     expiry: Mapped[str | None] = mapped_column(sa.String(7))  # MM/YYYY for cards
     is_default: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The login that saved it: a person with "pay" access sees and uses only their own.
+    added_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("portal_user.id", ondelete="SET NULL")
+    )

@@ -378,12 +378,14 @@ def keep_method(
         last4=details.last4[-4:],
         expiry=details.expiry,
         is_default=not _saved_methods(s, customer_id),  # the first one
+        added_by=user_id,
     )
     s.add(method)
     s.flush()
     saver = s.get(PortalUser, user_id) if user_id else None
     if saver is not None:
         alerts.payment_method_saved(s, saver, method.brand, method.last4)
+    events.method_added(s, actor(saver) if saver is not None else SYSTEM, method)
     return method
 
 

@@ -63,12 +63,13 @@ def _open_invoices() -> list[tuple[Invoice, Decimal]]:
 
 
 def _methods() -> list[SavedMethod]:
+    """The account's saved methods this person may use ("pay" access: their own only)."""
+    query = sa.select(SavedMethod).where(SavedMethod.customer_id == _customer_id())
+    only = auth.own_methods_only()
+    if only is not None:
+        query = query.where(SavedMethod.added_by == only)
     return list(
-        db.session().scalars(
-            sa.select(SavedMethod)
-            .where(SavedMethod.customer_id == _customer_id())
-            .order_by(SavedMethod.is_default.desc(), SavedMethod.id)
-        )
+        db.session().scalars(query.order_by(SavedMethod.is_default.desc(), SavedMethod.id))
     )
 
 
@@ -173,6 +174,11 @@ def _method_from_form() -> Method:
         saved_id = parse_id(choice.removeprefix("saved-"))
         if saved_id is None:
             raise MethodRefused("Choose a payment method from the list.")
+        only = auth.own_methods_only()
+        if only is not None:
+            saved = db.session().get(SavedMethod, saved_id)
+            if saved is None or saved.added_by != only:
+                raise MethodRefused("Choose a payment method from the list.")
         return Method(MethodKind.CARD, saved_method_id=saved_id)
     kind = MethodKind.BANK if choice == "bank" else MethodKind.CARD
     value = request.form.get("opaque_value", "")
@@ -207,7 +213,7 @@ def _attempt() -> Attempt:
 
 
 @bp.route("/pay", methods=["GET", "POST"])
-@customer_required
+@auth.account_required(auth.Access.PAY)
 def pay() -> Response | tuple[str, int]:
     gateway = _gateway()
     if request.method == "GET" or gateway is None:
