@@ -43,6 +43,9 @@ class BrandSetting(Base):
     colour: Mapped[str | None] = mapped_column(sa.String(7))
     logo: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     logo_type: Mapped[str | None] = mapped_column(sa.String(20))
+    # How customers reach the business (shown where the portal cannot help them itself).
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    contact_email: Mapped[str | None] = mapped_column(sa.String(254))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[int | None] = mapped_column(
         sa.ForeignKey("portal_user.id", ondelete="SET NULL")
@@ -58,6 +61,9 @@ class Brand:
     logo_href: str | None = None
     # Changes whenever the saved brand does: cache keys for the logo and brand.css.
     version: str = "0"
+    # How customers reach the business; None when the admin has not said.
+    phone: str | None = None
+    email: str | None = None
 
 
 # The last logo read, by version: pages ask for the brand on every request, the logo
@@ -88,6 +94,8 @@ def brand(s: Session | None = None) -> Brand:
                 BrandSetting.colour,
                 BrandSetting.logo_type,
                 BrandSetting.updated_at,
+                BrandSetting.contact_phone,
+                BrandSetting.contact_email,
             ).where(BrandSetting.id == 1)
         ).one_or_none()
     except SQLAlchemyError:
@@ -104,6 +112,8 @@ def brand(s: Session | None = None) -> Brand:
         logo_url=logo,
         logo_href=f"/brand/logo?v={version}" if logo else None,
         version=version,
+        phone=row.contact_phone,
+        email=row.contact_email,
     )
 
 
@@ -154,10 +164,14 @@ def save_brand(
     logo: bytes | None,
     remove_logo: bool,
     user_id: int,
+    contact: tuple[str | None, str | None] | None = None,
 ) -> None:
-    """Store the brand (in the caller's unit of work); None name or colour: the default."""
+    """Store the brand (in the caller's unit of work); None name or colour: the default.
+    `contact` is the (phone, e-mail) customers reach the business at; None keeps it."""
     row = s.get(BrandSetting, 1) or BrandSetting(id=1)
     row.business_name = name or None
+    if contact is not None:
+        row.contact_phone, row.contact_email = (value or None for value in contact)
     row.colour = check_colour(colour) if colour else None
     if logo is not None:
         row.logo_type = check_logo(logo)
