@@ -11,6 +11,7 @@ from wtforms.validators import Optional, ValidationError
 
 from portal import branding, db
 from portal.accounts.models import Role
+from portal.accounts.service import AccountError, normalize_email
 from portal.auth import roles_required, user
 from portal.forms import CleanText
 
@@ -18,6 +19,13 @@ bp = Blueprint("branding", __name__)
 
 # Versioned URLs (?v=): a new brand is a new URL, so the old one may be cached for a year.
 IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _email(form: Form, field: Field) -> None:
+    try:
+        field.data = normalize_email(field.data or "")
+    except AccountError as e:
+        raise ValidationError(str(e)) from e
 
 
 def _colour(form: Form, field: Field) -> None:
@@ -37,6 +45,16 @@ class BrandForm(FlaskForm):
         "Brand colour",
         description="# and six hex digits, dark enough for white text (4.5:1), e.g. #0b6bcb.",
         validators=[Optional(), _colour],
+    )
+    contact_phone = StringField(
+        "Phone for customers",
+        description="Shown where customers are asked to contact you; blank: none.",
+        validators=[Optional(), CleanText(40)],
+    )
+    contact_email = StringField(
+        "E-mail for customers",
+        description="Likewise; blank: none.",
+        validators=[Optional(), CleanText(254), _email],
     )
     logo = FileField("Logo", description="PNG or JPEG, at most 200 KB.")
     remove_logo = BooleanField("Remove the logo")
@@ -63,6 +81,8 @@ def edit() -> Response | tuple[str, int]:
         data={
             "business_name": row.business_name if row else "",
             "colour": row.colour if row else "",
+            "contact_phone": row.contact_phone if row else "",
+            "contact_email": row.contact_email if row else "",
         }
     )
     if form.validate_on_submit():
@@ -74,6 +94,10 @@ def edit() -> Response | tuple[str, int]:
                 form.logo.data,
                 bool(form.remove_logo.data),
                 user().id,
+                contact=(
+                    (form.contact_phone.data or "").strip(),
+                    (form.contact_email.data or "").strip(),
+                ),
             )
         flash("Branding saved.", "success")
         return redirect(url_for("branding.edit"))
