@@ -1,5 +1,6 @@
 """The admin's sign-in rules: whether customers must use a second factor (staff always must),
-and an optional password age after which people are asked to choose a new one."""
+an optional password age after which people are asked to choose a new one, and whether
+customers may create their own login from an invoice (self-claim)."""
 
 from __future__ import annotations
 
@@ -20,19 +21,25 @@ MAX_AGE_DAYS = 3650
 class SignInRules:
     customer_two_factor: str = "optional"
     password_max_age_days: int | None = None  # off by default (NIST SP 800-63B)
+    self_claim: bool = True
 
 
 def rules(s: Session) -> SignInRules:
     row = s.get(SecurityPolicy, 1)
     if row is None:
         return SignInRules()
-    return SignInRules(row.customer_two_factor, row.password_max_age_days)
+    return SignInRules(row.customer_two_factor, row.password_max_age_days, row.self_claim)
 
 
 def save(
-    s: Session, customer_two_factor: str, password_max_age_days: int | None, by: int | None
+    s: Session,
+    customer_two_factor: str,
+    password_max_age_days: int | None,
+    by: int | None,
+    self_claim: bool | None = None,
 ) -> None:
-    """Store the rules; ValueError when one is outside what is allowed."""
+    """Store the rules; ValueError when one is outside what is allowed. `self_claim` None
+    keeps what was saved."""
     if customer_two_factor not in CUSTOMER_CHOICES:
         raise ValueError("Choose optional or required.")
     if password_max_age_days is not None and not (
@@ -42,6 +49,8 @@ def save(
     row = s.get(SecurityPolicy, 1) or SecurityPolicy(id=1)
     row.customer_two_factor = customer_two_factor
     row.password_max_age_days = password_max_age_days
+    if self_claim is not None:
+        row.self_claim = self_claim
     row.updated_by = by
     s.add(row)
 

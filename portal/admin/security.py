@@ -1,5 +1,6 @@
 """Admins set the sign-in rules: whether customers must use a second factor (staff always
-must), and an optional password age after which people are asked for a new password."""
+must), an optional password age after which people are asked for a new password, and whether
+customers may create their own login from an invoice."""
 
 from __future__ import annotations
 
@@ -53,6 +54,16 @@ class SecurityForm(FlaskForm):
         ],
         validate_choice=False,
     )
+    self_claim = RadioField(
+        "Customers create their own login",
+        choices=[
+            SelectChoice(
+                "on", "On: from a recent invoice, by a link to the e-mail on file (default)"
+            ),
+            SelectChoice("off", "Off: only by your invitation"),
+        ],
+        validate_choice=False,
+    )
     days = StringField(
         "Days",
         render_kw={"inputmode": "numeric"},
@@ -69,6 +80,10 @@ class SecurityForm(FlaskForm):
     def validate_password_age(self, field: Field) -> None:
         if field.data not in ("off", "days"):
             raise ValidationError("Choose never or after a number of days.")
+
+    def validate_self_claim(self, field: Field) -> None:
+        if field.data not in ("on", "off"):
+            raise ValidationError("Choose on or off.")
 
     def validate_days(self, field: Field) -> None:
         if self.password_age.data == "days" and parse_days(field.data) is None:
@@ -88,12 +103,17 @@ def edit() -> Response | tuple[str, int]:
             "customer_two_factor": found.customer_two_factor,
             "password_age": "off" if found.password_max_age_days is None else "days",
             "days": str(found.password_max_age_days or ""),
+            "self_claim": "on" if found.self_claim else "off",
         }
     )
     if form.validate_on_submit():
         with db.transaction() as s:
             signin_policy.save(
-                s, form.customer_two_factor.data or "", form.max_age_days(), user().id
+                s,
+                form.customer_two_factor.data or "",
+                form.max_age_days(),
+                user().id,
+                self_claim=form.self_claim.data == "on",
             )
         flash("Sign-in rules saved.", "success")
         return redirect(url_for("admin_security.edit"))
