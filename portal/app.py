@@ -17,6 +17,7 @@ from werkzeug.wsgi import FileWrapper
 from portal import auth, branding, db, errors, formatting, ids, ops
 from portal.accounts import email_views, factor_views, passkey_views, preferences
 from portal.accounts.passwords import make_hasher
+from portal.accounts.people_views import bp as people_bp
 from portal.accounts.service import AccountPolicy
 from portal.accounts.views import bp as accounts_bp
 from portal.admin.branding import bp as branding_bp
@@ -79,6 +80,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Their routes hang on the accounts blueprint, so they are imported before it registers.
     assert email_views.bp is factor_views.bp is passkey_views.bp is accounts_bp
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(people_bp)
     app.register_blueprint(billing_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(quickbooks_bp)

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from portal.accounts.models import AccountToken, PortalUser, TokenPurpose
+from portal.accounts.models import AccountMember, AccountToken, PortalUser, TokenPurpose
 from portal.billing.models import Customer, Invoice
 from portal.db import MONEY
 from portal.overdue.ladder import open_overdue
@@ -100,12 +100,15 @@ def _like(text: str) -> str:
 def _matches(q: str) -> sa.ColumnElement[bool]:
     """Name, QuickBooks e-mail, or a login's username or e-mail contains q (any case)."""
     pattern = _like(q.lower())
-    logins = sa.select(PortalUser.customer_id).where(
-        PortalUser.customer_id.is_not(None),
-        sa.or_(
-            PortalUser.username_key.like(pattern, escape="\\"),
-            PortalUser.email_key.like(pattern, escape="\\"),
-        ),
+    logins = (
+        sa.select(AccountMember.customer_id)
+        .join(PortalUser, PortalUser.id == AccountMember.user_id)
+        .where(
+            sa.or_(
+                PortalUser.username_key.like(pattern, escape="\\"),
+                PortalUser.email_key.like(pattern, escape="\\"),
+            ),
+        )
     )
     return sa.or_(
         sa.func.lower(Customer.display_name).like(pattern, escape="\\"),
@@ -150,12 +153,13 @@ def customer_page(s: Session, query: CustomerQuery, today: date) -> CustomerPage
 
 
 def _logins(s: Session, ids: list[int]) -> dict[int, int]:
+    """How many people are on each account."""
     rows = s.execute(
-        sa.select(PortalUser.customer_id, sa.func.count(PortalUser.id))
-        .where(PortalUser.customer_id.in_(ids))
-        .group_by(PortalUser.customer_id)
+        sa.select(AccountMember.customer_id, sa.func.count(AccountMember.id))
+        .where(AccountMember.customer_id.in_(ids))
+        .group_by(AccountMember.customer_id)
     )
-    return {customer_id: count for customer_id, count in rows if customer_id is not None}
+    return {customer_id: count for customer_id, count in rows}
 
 
 def _invitations(s: Session, ids: list[int]) -> dict[int, Invitation]:

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from portal import auth, db
 from portal.accounts.models import Role
-from portal.auth import customer_required, fresh_login_required, roles_required, user
+from portal.auth import fresh_login_required, roles_required, user
 from portal.autopay import limits as plan_limits
 from portal.autopay import service
 from portal.autopay.models import (
@@ -111,13 +111,13 @@ def _page(customer_id: int, template: str, **extra: object) -> str:
 
 
 @bp.route("/autopay")
-@customer_required
+@auth.account_required(auth.Access.FULL)
 def settings() -> str:
     return _page(_customer_id(), "autopay/settings.html")
 
 
 @bp.route("/autopay", methods=["POST"])
-@customer_required
+@auth.account_required(auth.Access.FULL)
 @fresh_login_required("autopay.settings")
 def save() -> Response | tuple[str, int]:
     customer_id = _customer_id()
@@ -138,7 +138,7 @@ def save() -> Response | tuple[str, int]:
 
 
 @bp.route("/autopay/skip/<int:invoice_id>", methods=["GET", "POST"])
-@customer_required
+@auth.account_required(auth.Access.FULL)
 def skip(invoice_id: int) -> Response | str:
     customer_id = _customer_id()
     invoice = db.session().get(Invoice, invoice_id)
@@ -158,7 +158,7 @@ def skip(invoice_id: int) -> Response | str:
 
 
 @bp.route("/autopay/schedule", methods=["POST"])
-@customer_required
+@auth.account_required(auth.Access.FULL)
 @fresh_login_required("autopay.settings")
 def schedule() -> Response | tuple[str, int]:
     customer_id = _customer_id()
@@ -183,7 +183,7 @@ def schedule() -> Response | tuple[str, int]:
 
 
 @bp.route("/autopay/schedules/<int:schedule_id>/cancel", methods=["POST"])
-@customer_required
+@auth.account_required(auth.Access.FULL)
 def cancel(schedule_id: int) -> Response:
     if not CsrfOnly().validate_on_submit():
         abort(400)
@@ -199,7 +199,7 @@ def cancel(schedule_id: int) -> Response:
 
 
 @bp.route("/autopay/plan", methods=["POST"])
-@customer_required
+@auth.account_required(auth.Access.FULL)
 @fresh_login_required("autopay.settings")
 def plan() -> Response | tuple[str, int]:
     customer_id = _customer_id()

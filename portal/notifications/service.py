@@ -15,7 +15,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from portal.accounts.models import PortalUser
+from portal.accounts.models import AccountMember, MemberRole, PortalUser
 from portal.billing.models import Customer
 from portal.clock import clock_of
 from portal.db import after_commit, utcnow
@@ -138,14 +138,17 @@ class _Lookups:
                 if first:
                     emails[customer_id] = first
             missing = customers - emails.keys()
-            if missing:  # no address in QuickBooks: the first login's
+            if missing:  # no address in QuickBooks: the account owner's login's
                 for owner, email in s.execute(
-                    sa.select(PortalUser.customer_id, PortalUser.email)
-                    .where(PortalUser.customer_id.in_(missing), PortalUser.active)
-                    .order_by(PortalUser.id.desc())
+                    sa.select(AccountMember.customer_id, PortalUser.email)
+                    .join(PortalUser, PortalUser.id == AccountMember.user_id)
+                    .where(
+                        AccountMember.customer_id.in_(missing),
+                        AccountMember.role == MemberRole.OWNER,
+                        PortalUser.active,
+                    )
                 ):
-                    if owner is not None:
-                        emails[owner] = email  # the oldest login is written last, and wins
+                    emails[owner] = email
             for contact in s.scalars(
                 sa.select(SmsContact).where(SmsContact.customer_id.in_(customers))
             ):

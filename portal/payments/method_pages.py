@@ -8,8 +8,8 @@ import logging
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from portal import db
-from portal.auth import customer_required, fresh_login_required, user
+from portal import auth, db
+from portal.auth import fresh_login_required, user
 from portal.clock import today
 from portal.config import Settings
 from portal.confirm import ask, confirmed
@@ -37,6 +37,9 @@ def _own_method(method_id: int) -> SavedMethod:
     method = db.session().get(SavedMethod, method_id)
     if method is None or method.customer_id != _customer_id():
         abort(404)  # another customer's method looks exactly like a missing one
+    only = auth.own_methods_only()
+    if only is not None and method.added_by != only:
+        abort(404)  # "pay" access keeps to the methods this person saved
     return method
 
 
@@ -45,7 +48,7 @@ def _named(method: SavedMethod) -> str:
 
 
 @bp.route("/payment-methods")
-@customer_required
+@auth.account_required(auth.Access.PAY)
 def methods() -> str:
     now = today()
     rows = [(m, saved.expiry_state(m.expiry, now)) for m in _methods()]
@@ -69,14 +72,14 @@ def _render_add(kind: str, error: str | None = None, status: int = 200) -> Respo
 
 
 @bp.route("/payment-methods/add-card", methods=["GET", "POST"])
-@customer_required
+@auth.account_required(auth.Access.PAY)
 @fresh_login_required("payments.methods")
 def add_card() -> Response:
     return _add("card")
 
 
 @bp.route("/payment-methods/add-bank-account", methods=["GET", "POST"])
-@customer_required
+@auth.account_required(auth.Access.PAY)
 @fresh_login_required("payments.methods")
 def add_bank() -> Response:
     return _add("bank")
@@ -112,7 +115,7 @@ def _add(kind: str) -> Response:
 
 
 @bp.route("/payment-methods/<int:method_id>/default", methods=["POST"])
-@customer_required
+@auth.account_required(auth.Access.PAY)
 @fresh_login_required("payments.methods")
 def make_default(method_id: int) -> Response:
     chosen = _own_method(method_id)
@@ -125,7 +128,7 @@ def make_default(method_id: int) -> Response:
 
 
 @bp.route("/payment-methods/<int:method_id>/remove", methods=["POST"])
-@customer_required
+@auth.account_required(auth.Access.PAY)
 @fresh_login_required("payments.methods")
 def remove(method_id: int) -> Response | tuple[str, int]:
     method = _own_method(method_id)
