@@ -22,6 +22,8 @@ from portal.accounts.models import PortalUser, Role
 from portal.accounts.passwords import PasswordRejected
 from portal.accounts.service import AccountError, create_user, invite_customer
 from portal.app import create_app
+from portal.audit import events
+from portal.audit.service import COMMAND_LINE
 from portal.billing.models import Customer
 from portal.clock import today
 from portal.config import ConfigError, LoggingSettings, Settings, load_settings
@@ -172,6 +174,7 @@ def users_invite(customer_ref: str, email: str) -> None:
         try:
             with db.transaction() as s:
                 invite_customer(s, _policy(app), matches[0].id, email)
+                events.invitation_sent(s, COMMAND_LINE, matches[0].id, email)
         except AccountError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"invitation e-mailed to {email} for {matches[0].display_name}")

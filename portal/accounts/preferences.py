@@ -30,6 +30,9 @@ from wtforms.validators import AnyOf
 
 from portal import db
 from portal.accounts.models import Role, UserPreference
+from portal.audit import events
+from portal.audit.actions import Action
+from portal.audit.web import actor
 from portal.auth import user
 
 logger = logging.getLogger(__name__)
@@ -186,6 +189,15 @@ def preferences() -> Response | tuple[str, int]:
             )
             with db.transaction() as s:
                 save(s, me.id, chosen)
+                events.settings_changed(
+                    s,
+                    Action.PREFERENCES_CHANGED,
+                    actor(),
+                    me.customer_id,
+                    "Display preferences",
+                    events.flat(current),
+                    events.flat(chosen),
+                )
             if widgets.moved:
                 flash(f"Moved \u201c{WIDGETS[widgets.moved]}\u201d.", "success")
                 anchor = f"#widget-{widgets.moved}"

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from portal import outbox
+from portal.audit import events
+from portal.audit.service import SYSTEM, Actor
 from portal.billing.models import Customer, Invoice
 from portal.formatting import money
 from portal.outbox import OutboxMessage
@@ -45,6 +47,7 @@ def issue_credit(
     reason: str,
     by: int | None,
     key: str | None = None,
+    actor: Actor | None = None,
 ) -> bool:
     """Lower the invoice now (optimistically) and queue the CreditMemo + application; False
     when the form with this idempotency `key` was already taken (a double submit)."""
@@ -71,4 +74,6 @@ def issue_credit(
         dedupe_key=f"credit:{key}" if key else None,
         effects=[(invoice.qbo_id, -amount)],
     )
+    doc = invoice.doc_number or invoice.qbo_id
+    events.credit_applied(s, actor or SYSTEM, customer_id, doc, amount, reason[:200])
     return True

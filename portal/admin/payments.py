@@ -27,6 +27,7 @@ from wtforms.validators import DataRequired, Length
 from portal import db, outbox
 from portal.accounts.models import Role
 from portal.admin.credits import CreditRefused, check_credit, issue_credit
+from portal.audit.web import actor
 from portal.auth import roles_required, user
 from portal.billing.models import Customer, Invoice, ReceivedPayment
 from portal.confirm import ask, confirmed
@@ -233,6 +234,7 @@ def credit(customer_id: int) -> Response | tuple[str, int]:
                     form.reason.data or "",
                     user().id,
                     key=form.idempotency_key.data,
+                    actor=actor(),
                 )
         except (CreditRefused, ValueError) as exc:
             flash(str(exc) if isinstance(exc, CreditRefused) else "Choose an invoice.", "error")

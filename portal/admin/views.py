@@ -12,6 +12,8 @@ from portal import db
 from portal.accounts import service as accounts
 from portal.accounts.models import Role
 from portal.admin import customers
+from portal.audit import events
+from portal.audit.web import actor
 from portal.auth import roles_required
 from portal.clock import clock_of, today
 from portal.forms import CleanText
@@ -51,6 +53,8 @@ def invite() -> Response | tuple[str, int]:
             policy = current_app.extensions["portal.account_policy"]
             with db.transaction() as s:
                 accounts.invite_customer(s, policy, customer_id, form.email.data or "")
+                sent_to = accounts.normalize_email(form.email.data or "")
+                events.invitation_sent(s, actor(), customer_id, sent_to)
         except ValueError as exc:  # AccountError is a ValueError; so is a bad id
             flash(
                 str(exc) if isinstance(exc, accounts.AccountError) else "No such customer.", "error"

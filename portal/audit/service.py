@@ -22,6 +22,7 @@ class Actor:
 
 
 SYSTEM = Actor(None, "system")
+COMMAND_LINE = Actor(None, "command line")
 
 
 class Person(Protocol):

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal.audit import events
+from portal.audit.service import SYSTEM
 from portal.autopay import charging, notices
 from portal.autopay.amounts import autopay_amounts, digest, plan_amounts, schedule_amounts
 from portal.autopay.charging import Amounts
@@ -306,5 +308,6 @@ def _pause(
     """Autopay stops charging until the customer turns it on again; they and staff are told."""
     enrollment.active = False
     enrollment.paused_reason = reason[:300]
+    events.autopay_off(s, SYSTEM, enrollment.customer_id, f"paused: {reason}")
     subject = subject or f"autopay:{enrollment.id}:paused:{enrollment.consent_at:%Y%m%d%H%M%S}"
     notices.paused(s, enrollment.customer_id, subject, "Autopay")

@@ -12,6 +12,8 @@ from werkzeug.wrappers import Response
 
 from portal import auth, db
 from portal.accounts.models import Role
+from portal.audit import events
+from portal.audit.web import actor
 from portal.auth import fresh_login_required, roles_required, user
 from portal.autopay import limits as plan_limits
 from portal.autopay import service
@@ -126,10 +128,12 @@ def save() -> Response | tuple[str, int]:
     try:
         with db.transaction() as s:
             if request.form.get("action") == "off":
-                service.turn_off(s, customer_id)
+                if service.turn_off(s, customer_id):
+                    events.autopay_off(s, actor(), customer_id)
                 flash("Autopay is off.", "success")
             else:
-                service.enroll(s, customer_id, _rule(), user().id, Consent.CUSTOMER)
+                enrolled = service.enroll(s, customer_id, _rule(), user().id, Consent.CUSTOMER)
+                events.autopay_on(s, actor(), enrolled)
                 flash("Autopay is on.", "success")
     except AutopayRefused as exc:
         flash(str(exc), "error")
@@ -173,7 +177,10 @@ def schedule() -> Response | tuple[str, int]:
             if key.startswith("amount-") and value.strip()
         }
         with db.transaction() as s:
-            service.schedule(s, customer_id, method_id, amounts, run_on, today(), user().id)
+            planned = service.schedule(
+                s, customer_id, method_id, amounts, run_on, today(), user().id
+            )
+            events.scheduled(s, actor(), planned)
     except (ValueError, AutopayRefused) as exc:
         message = str(exc) if isinstance(exc, AutopayRefused) else "Choose a date and a method."
         flash(message, "error")
@@ -194,6 +201,7 @@ def cancel(schedule_id: int) -> Response:
                 abort(404)
             flash("That payment has already run or was cancelled.", "error")
             return redirect(url_for("autopay.settings"))
+        events.schedule_cancelled(s, actor(), _customer_id(), schedule_id)
     flash("The scheduled payment is cancelled.", "success")
     return redirect(url_for("autopay.settings"))
 
@@ -210,7 +218,8 @@ def plan() -> Response | tuple[str, int]:
         count = int(request.form.get("installments", ""))
         method_id = int(request.form.get("method_id", ""))
         with db.transaction() as s:
-            service.make_plan(s, customer_id, method_id, count, today(), user().id, limits)
+            made = service.make_plan(s, customer_id, method_id, count, today(), user().id, limits)
+            events.plan_made(s, actor(), made)
     except (ValueError, AutopayRefused) as exc:
         message = str(exc) if isinstance(exc, AutopayRefused) else "Choose a number and a method."
         flash(message, "error")
@@ -236,10 +245,13 @@ def staff(customer_id: int) -> Response | str | tuple[str, int]:
         try:
             with db.transaction() as s:
                 if request.form.get("action") == "off":
-                    service.turn_off(s, customer_id)
+                    if service.turn_off(s, customer_id):
+                        events.autopay_off(s, actor(), customer_id)
                 else:
                     note = request.form.get("consent_note", "")
-                    service.enroll(s, customer_id, _rule(), user().id, Consent.STAFF, note)
+                    rule = _rule()
+                    enrolled = service.enroll(s, customer_id, rule, user().id, Consent.STAFF, note)
+                    events.autopay_on(s, actor(), enrolled)
         except AutopayRefused as exc:
             flash(str(exc), "error")
             return _page(customer_id, "autopay/staff.html", customer=customer), 400
@@ -261,7 +273,8 @@ def staff_plan(customer_id: int) -> Response | tuple[str, int]:
         method_id = int(request.form.get("method_id", ""))
         with db.transaction() as s:
             limits = plan_limits.current(s, _settings().autopay)
-            service.make_plan(s, customer_id, method_id, count, today(), user().id, limits)
+            made = service.make_plan(s, customer_id, method_id, count, today(), user().id, limits)
+            events.plan_made(s, actor(), made)
     except (ValueError, AutopayRefused) as exc:
         message = str(exc) if isinstance(exc, AutopayRefused) else "Choose a number and a method."
         flash(message, "error")

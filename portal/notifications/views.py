@@ -28,6 +28,9 @@ from werkzeug.wrappers import Response
 
 from portal import auth, db
 from portal.accounts.models import PortalUser, Role
+from portal.audit import events
+from portal.audit.actions import Action
+from portal.audit.web import actor
 from portal.auth import customer_required, roles_required, user
 from portal.billing.models import Customer
 from portal.forms import CsrfOnly
@@ -183,6 +186,15 @@ def preferences() -> View:
         else:
             with db.transaction() as s:
                 choices.save_choices(s, customer_id, chosen, app_now())
+                events.settings_changed(
+                    s,
+                    Action.NOTIFICATIONS_CHANGED,
+                    actor(),
+                    customer_id,
+                    "Notification choices",
+                    events.flat(current),
+                    events.flat(chosen),
+                )
             flash("Notification choices saved.", "success")
             return redirect(url_for("notifications.preferences"))
     phone_page = "phone.edit" in current_app.view_functions

@@ -9,6 +9,8 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from portal import auth, db
+from portal.audit import events
+from portal.audit.web import actor
 from portal.auth import fresh_login_required, user
 from portal.clock import today
 from portal.config import Settings
@@ -123,6 +125,7 @@ def make_default(method_id: int) -> Response:
         for method in _methods():
             method.is_default = method.id == chosen.id
         s.flush()
+        events.method_default(s, actor(), chosen)
     flash(f"{_named(chosen)} is now your default.", "success")
     return redirect(url_for("payments.methods"))
 
@@ -157,5 +160,6 @@ def remove(method_id: int) -> Response | tuple[str, int]:
             return redirect(url_for("payments.methods"))
     with db.transaction() as s:
         service.forget_method(s, _customer_id(), method_id)
+        events.method_removed(s, actor(), method)
     flash(f"{_named(method)} was removed.", "success")
     return redirect(url_for("payments.methods"))

@@ -19,6 +19,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from portal import outbox
 from portal.accounts import alerts
 from portal.accounts.models import PortalUser
+from portal.audit import events
+from portal.audit.service import SYSTEM
+from portal.audit.web import actor
 from portal.billing.models import Customer, Invoice
 from portal.branding import brand
 from portal.db import commit, utcnow
@@ -386,6 +389,7 @@ def keep_method(
     if saver is not None:
         alerts.payment_method_saved(s, saver, method.brand, method.last4)
     events.method_added(s, actor(saver) if saver is not None else SYSTEM, method)
+    events.method_added(s, actor(saver) if saver is not None else SYSTEM, method)
     return method
 
 
@@ -473,6 +477,7 @@ def _succeeded(s: Session, payment: Payment, result: ChargeResult) -> None:
         effects=[(a.invoice_qbo_id, -a.amount) for a in payment.allocations],
     )
     _queue_receipt(s, payment, customer)
+    events.payment_made(s, payment, s.get(PortalUser, payment.user_id) if payment.user_id else None)
 
 
 def _queue_receipt(s: Session, payment: Payment, customer: Customer) -> None:
