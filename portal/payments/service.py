@@ -389,7 +389,6 @@ def keep_method(
     if saver is not None:
         alerts.payment_method_saved(s, saver, method.brand, method.last4)
     events.method_added(s, actor(saver) if saver is not None else SYSTEM, method)
-    events.method_added(s, actor(saver) if saver is not None else SYSTEM, method)
     return method
 
 
