@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.wsgi import FileWrapper
 
 from portal import auth, branding, db, errors, formatting, ids, ops
-from portal.accounts import email_views, factor_views, passkey_views, preferences
+from portal.accounts import claim_views, email_views, factor_views, passkey_views, preferences
 from portal.accounts.passwords import make_hasher
 from portal.accounts.people_views import bp as people_bp
 from portal.accounts.service import AccountPolicy
@@ -78,7 +78,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     ids.init_app(app)  # before the blueprints: their `<int:...>` rules use it
     # Their routes hang on the accounts blueprint, so they are imported before it registers.
-    assert email_views.bp is factor_views.bp is passkey_views.bp is accounts_bp
+    assert email_views.bp is factor_views.bp is passkey_views.bp is claim_views.bp is accounts_bp
     app.register_blueprint(accounts_bp)
     app.register_blueprint(people_bp)
     app.register_blueprint(billing_bp)

@@ -38,6 +38,7 @@ class Action(enum.StrEnum):
     PERSON_REMOVED = "person.removed"
     ROLE_CHANGED = "role.changed"
     ACCOUNT_CLAIMED = "account.claimed"
+    CLAIM_REQUESTED = "claim.requested"
 
     @property
     def label(self) -> str:
@@ -76,6 +77,7 @@ LABELS: dict[Action, str] = {
     Action.PERSON_REMOVED: "Person removed",
     Action.ROLE_CHANGED: "Access changed",
     Action.ACCOUNT_CLAIMED: "Account claimed",
+    Action.CLAIM_REQUESTED: "Login asked for from an invoice",
 }
 
 
