@@ -7,9 +7,9 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from portal import auth, db
+from portal import auth, confirm, db
 from portal.accounts import people, service
-from portal.accounts.models import Role
+from portal.accounts.models import PortalUser, Role
 from portal.audit.service import record
 from portal.audit.web import actor
 from portal.billing.models import Customer
@@ -63,7 +63,7 @@ def change_role(user_id: int) -> Response:
 
 @bp.route("/account/people/<int:user_id>/remove", methods=["POST"])
 @auth.account_required(auth.Access.OWNER)
-def remove(user_id: int) -> Response:
+def remove(user_id: int) -> View:
     return _remove(auth.account_id(), user_id, url_for("people.index"))
 
 
@@ -122,14 +122,25 @@ def staff_change_role(customer_id: int, user_id: int) -> Response:
 
 @bp.route("/admin/customers/<int:customer_id>/people/<int:user_id>/remove", methods=["POST"])
 @auth.roles_required(Role.ADMIN)
-def staff_remove(customer_id: int, user_id: int) -> Response:
+def staff_remove(customer_id: int, user_id: int) -> View:
     return _remove(_staff_customer(customer_id).id, user_id, _staff_back(customer_id))
 
 
 @bp.route("/admin/customers/<int:customer_id>/people/<int:user_id>/owner", methods=["POST"])
 @auth.roles_required(Role.ADMIN)
-def staff_transfer(customer_id: int, user_id: int) -> Response:
+def staff_transfer(customer_id: int, user_id: int) -> View:
     customer = _staff_customer(customer_id)
+    who = db.session().get(PortalUser, user_id)
+    if who is None or people.role_on(db.session(), user_id, customer.id) is None:
+        abort(404)
+    if not confirm.confirmed():
+        return confirm.ask(
+            f"Make {who.username} the owner of {customer.display_name}?",
+            "The owner manages the people on the account. The present owner keeps full access.",
+            request.path,
+            _staff_back(customer_id),
+            f"Make {who.username} the owner",
+        )
     try:
         with db.transaction() as s:
             people.transfer_ownership(s, customer.id, user_id, actor())
@@ -191,7 +202,19 @@ def _change_role(customer_id: int, user_id: int, back: str) -> Response:
     return redirect(back)
 
 
-def _remove(customer_id: int, user_id: int, back: str) -> Response:
+def _remove(customer_id: int, user_id: int, back: str) -> View:
+    who = db.session().get(PortalUser, user_id)
+    if who is None or people.role_on(db.session(), user_id, customer_id) is None:
+        abort(404)  # someone else's person looks exactly like a missing one
+    if not confirm.confirmed():
+        return confirm.ask(
+            f"Remove {who.username} from this account?",
+            "They are signed out at once and can no longer see or pay this account. "
+            "Their login stays for any other account they are on.",
+            request.path,
+            back,
+            f"Remove {who.username}",
+        )
     try:
         if user_id == auth.user().id:
             raise people.PeopleError("You cannot remove yourself.")

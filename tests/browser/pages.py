@@ -97,6 +97,8 @@ CUSTOMER = [
     Visit("notification choices", "/notifications/preferences"),
     Visit("add a card", "/payment-methods/add-card"),
     Visit("add a bank account", "/payment-methods/add-bank-account"),
+    Visit("people on the account", "/account/people"),
+    Visit("your accounts", "/accounts"),
 ]
 
 STAFF_PAGES = [
@@ -111,6 +113,7 @@ STAFF_PAGES = [
     Visit("two-factor", "/account/two-factor"),
     Visit("notifications not delivered", "/admin/notifications"),
     Visit("customer notifications", "/admin/customers/{customer}/notifications"),
+    Visit("people on an account", "/admin/customers/{customer}/people"),
 ]
 
 ADMIN_PAGES = [

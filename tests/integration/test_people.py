@@ -182,9 +182,13 @@ def test_removing_a_person_ends_their_sessions_at_once(
     login(helper, "helper")
     assert helper.get("/").status_code == 200
     login(client, "owner")
-    gone = post_form(
-        client, f"/account/people/{_user_id(app, 'helper')}/remove", {}, page="/account/people"
+    path = f"/account/people/{_user_id(app, 'helper')}/remove"
+    asked = post_form(client, path, {}, page="/account/people")
+    assert asked.status_code == 200 and "Remove helper from this account?" in asked.get_data(
+        as_text=True
     )
+    assert _role(app, "helper", oak.id) is MemberRole.FULL
+    gone = post_form(client, path, {"confirm": "1"}, page="/account/people")
     assert gone.status_code == 302
     assert _role(app, "helper", oak.id) is None
     after = helper.get("/")
@@ -235,7 +239,9 @@ def test_the_owner_cannot_be_demoted_removed_or_made_twice(
     login(client, "owner")
     owner_id = _user_id(app, "owner")
     post_form(client, f"/account/people/{owner_id}/role", {"role": "view"}, page="/account/people")
-    post_form(client, f"/account/people/{owner_id}/remove", {}, page="/account/people")
+    post_form(
+        client, f"/account/people/{owner_id}/remove", {"confirm": "1"}, page="/account/people"
+    )
     helper_id = _user_id(app, "helper")
     refused = post_form(
         client, f"/account/people/{helper_id}/role", {"role": "owner"}, page="/account/people"
@@ -287,7 +293,7 @@ def test_staff_transfer_ownership_and_the_old_owner_keeps_full_access(
     moved = post_form(
         staff,
         f"/admin/customers/{oak.id}/people/{_user_id(app, 'heir')}/owner",
-        {},
+        {"confirm": "1"},
         page=f"/admin/customers/{oak.id}/people",
     )
     assert moved.status_code == 302

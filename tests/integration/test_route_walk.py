@@ -3,13 +3,15 @@ every customer route with an id in its path is walked with B's ids and must answ
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from flask import Flask
 
 from portal import db
+from portal.accounts.models import AccountToken, TokenPurpose
 from portal.billing.models import CatalogItem
+from portal.db import utcnow
 from portal.payments.models import (
     PaymentState,
 )
@@ -17,7 +19,7 @@ from tests.conftest import csrf_token, login
 from tests.rows import payment_on, saved_card
 
 # Blueprints whose pages belong to one customer.
-CUSTOMER_BLUEPRINTS = ("billing", "invoices", "payments")
+CUSTOMER_BLUEPRINTS = ("billing", "invoices", "payments", "people")
 
 
 @pytest.fixture
@@ -27,6 +29,7 @@ def bobs_ids(app: Flask, make_customer, make_invoice, make_user) -> dict[str, in
     make_invoice(ada, "10.00", due=date(2099, 1, 1))
     invoice = make_invoice(bob, "70.00", due=date(2099, 1, 1))
     make_user("ada", customer=ada)
+    bob_login = make_user("bob", customer=bob)
     with app.app_context(), db.transaction() as s:
         payment = payment_on(
             invoice,
@@ -39,13 +42,24 @@ def bobs_ids(app: Flask, make_customer, make_invoice, make_user) -> dict[str, in
         method = saved_card(bob.id)
         # Services are the company's, not a customer's: another company's is the one to refuse.
         item = CatalogItem(realm_id="other", qbo_id="1", name="Elsewhere")
-        s.add_all([payment, method, item])
+        invite = AccountToken(
+            token_hash="b" * 64,
+            purpose=TokenPurpose.INVITE,
+            customer_id=bob.id,
+            email="friend@example.com",
+            member_role="pay",
+            expires_at=utcnow() + timedelta(days=1),
+        )
+        s.add_all([payment, method, item, invite])
         s.flush()
         return {
             "invoice_id": invoice.id,
             "payment_id": payment.id,
             "method_id": method.id,
             "item_id": item.id,
+            "user_id": bob_login.id,
+            "invite_id": invite.id,
+            "customer_id": bob.id,  # staff routes: a customer gets 404 for every one
         }
 
 
