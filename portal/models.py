@@ -34,6 +34,7 @@ from portal.billing.models import (
 from portal.billing.notices import Notice
 from portal.branding import BrandSetting
 from portal.db import Base
+from portal.details.models import CustomerChange
 from portal.mail.models import OutboundEmail
 from portal.notifications.models import (
     Delivery,
@@ -60,6 +61,7 @@ __all__ = [
     "ChargeRun",
     "CreditMemo",
     "Customer",
+    "CustomerChange",
     "CustomerOverdue",
     "Delivery",
     "Invoice",

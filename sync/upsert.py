@@ -71,6 +71,19 @@ class Tally:
         self.warnings.extend(other.warnings)
 
 
+# The details mirrored beside the original few (all of DETAIL_FIELDS in the end).
+MORE_DETAILS = (
+    "company_name",
+    "bill_line2",
+    "bill_country",
+    "ship_line1",
+    "ship_line2",
+    "ship_city",
+    "ship_region",
+    "ship_postal_code",
+    "ship_country",
+)
+
 # Finds a customer QuickBooks did not send with the page (an invoice whose customer is new).
 CustomerFetcher = Callable[[str], CustomerRecord | None]
 
@@ -191,6 +204,7 @@ def _customer_row(realm: str, r: CustomerRecord, now: Any) -> dict[str, Any]:
         "bill_city": r.bill_city,
         "bill_region": r.bill_region,
         "bill_postal_code": r.bill_postal_code,
+        **{name: getattr(r, name) for name in MORE_DETAILS},
         "balance": r.balance,
         "active": r.active,
         "parent_qbo_id": r.parent_id,

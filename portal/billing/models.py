@@ -37,6 +37,17 @@ class Customer(Mirrored, Base):
     bill_postal_code: Mapped[str | None] = mapped_column(sa.String(30))
     balance: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     active: Mapped[bool] = mapped_column(default=True)
+    # The rest of the details people edit on /account/details (QuickBooks' own lengths).
+    company_name: Mapped[str | None] = mapped_column(sa.String(100))
+    bill_line2: Mapped[str | None] = mapped_column(sa.String(500))
+    bill_country: Mapped[str | None] = mapped_column(sa.String(255))
+    # The service address: QuickBooks' ShipAddr (each location, a sub-customer, has its own).
+    ship_line1: Mapped[str | None] = mapped_column(sa.String(500))
+    ship_line2: Mapped[str | None] = mapped_column(sa.String(500))
+    ship_city: Mapped[str | None] = mapped_column(sa.String(255))
+    ship_region: Mapped[str | None] = mapped_column(sa.String(255))
+    ship_postal_code: Mapped[str | None] = mapped_column(sa.String(30))
+    ship_country: Mapped[str | None] = mapped_column(sa.String(255))
     # A sub-customer (a service location, a job): its parent in QuickBooks (ParentRef), kept
     # by QuickBooks Id too, so a child mirrored before its parent is linked once it arrives.
     parent_qbo_id: Mapped[str | None] = mapped_column(sa.String(32))
