@@ -27,6 +27,7 @@ from portal.admin.quickbooks import bp as quickbooks_bp
 from portal.admin.security import bp as admin_security_bp
 from portal.admin.views import bp as admin_bp
 from portal.autopay.views import bp as autopay_bp
+from portal.billing.location_views import bp as locations_bp
 from portal.billing.views import bp as billing_bp
 from portal.config import Settings, load_settings
 from portal.invoices.views import bp as invoices_bp
@@ -82,6 +83,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(people_bp)
     app.register_blueprint(billing_bp)
+    app.register_blueprint(locations_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(quickbooks_bp)
     app.register_blueprint(payments_bp)
