@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from portal.accounts import people, signin_policy, tokens
 from portal.accounts.claim_models import MAILED, ClaimAttempt, ClaimOutcome
 from portal.accounts.models import PortalUser, Role, TokenPurpose
-from portal.accounts.service import AccountPolicy, create_user
+from portal.accounts.service import AccountError, AccountPolicy, create_user, normalize_email
 from portal.audit.actions import Action
 from portal.audit.service import Actor, as_person, record
 from portal.billing.models import Customer, Invoice
@@ -89,6 +89,17 @@ def _postal_fits(on_file: str | None, typed: str) -> bool:
     return len(short) == 5 and len(long) == 9 and long.isascii() and long.startswith(short)
 
 
+def address_on_file(raw: str | None) -> str:
+    """The address a customer's e-mail on file names: QuickBooks lets it hold several, split
+    by commas, and the first valid one is theirs; "" when there is none."""
+    for part in re.split(r"[,;]", raw or ""):
+        try:
+            return normalize_email(part)
+        except AccountError:
+            continue
+    return ""
+
+
 def enabled(s: Session) -> bool:
     """Whether the business lets customers create their own login."""
     return signin_policy.rules(s).self_claim
@@ -148,7 +159,7 @@ def request_claim(
     address = (who.address or "unknown")[:64]
     customer = _matching_customer(s, proof, today)
     customer_id = customer.id if customer is not None else NO_CUSTOMER
-    email = (customer.email or "").strip() if customer is not None else ""
+    email = address_on_file(customer.email if customer is not None else None)
     from_address = _count(
         s, ClaimAttempt.address == address, ClaimAttempt.created_at > now - ADDRESS_WINDOW
     )

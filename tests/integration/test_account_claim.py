@@ -58,11 +58,16 @@ def logins_of(app: Flask, customer: Customer) -> list[PortalUser]:
         return list(db.session().scalars(query))
 
 
-def claim_link(app: Flask, client: FlaskClient, number: str, mailbox: Mailbox) -> str:
-    answer = ask(client, number, amount="1234.50")
+def claim_link_for(app: Flask, client: FlaskClient, number: str, total: str, mailbox) -> str:
+    """Ask, let the worker send the e-mail, and return the link in it."""
+    answer = ask(client, number, amount=total)
     assert answer.status_code == 302
     run_mail(app)
     return urlsplit(mailbox.last_link()).path
+
+
+def claim_link(app: Flask, client: FlaskClient, number: str, mailbox: Mailbox) -> str:
+    return claim_link_for(app, client, number, "1234.50", mailbox)
 
 
 def choose(client: FlaskClient, path: str, username: str = "adasbakery") -> Any:
@@ -165,6 +170,19 @@ def test_an_account_with_a_login_gets_a_sign_in_and_reset_hint_and_no_new_login(
     assert message["To"] == ON_FILE
     assert "already has a login" in body and "/forgot-password" in body and "/claim/" not in body
     assert len(logins_of(app, ada)) == 1
+
+
+def test_of_several_addresses_on_file_the_first_valid_one_gets_the_link(
+    app: Flask, client: FlaskClient, make_customer, make_invoice, mailbox: Mailbox
+):
+    firm = make_customer("Firm", email="not-an-address, office@firm.example; boss@firm.example")
+    number = make_invoice(firm, "15.00").doc_number or ""
+
+    link = urlsplit(claim_link_for(app, client, number, "15.00", mailbox)).path
+
+    assert [m["To"] for m in mailbox.messages()] == ["office@firm.example"]
+    assert choose(client, link).status_code == 302
+    assert [p.email for p in logins_of(app, firm)] == ["office@firm.example"]
 
 
 def test_a_customer_with_no_e_mail_on_file_gets_nothing_and_the_same_page(
@@ -472,6 +490,29 @@ def test_sixteen_posts_of_one_link_at_once_create_one_login(
 
     assert statuses.count(302) == 1, statuses
     assert set(statuses) <= {302, 400}
+    assert len(logins_of(app, ada)) == 1
+
+
+def test_three_links_of_one_customer_posted_at_once_create_one_login(
+    app: Flask, ada: Customer, invoice: Invoice, mailbox: Mailbox
+):
+    links = [claim_link(app, app.test_client(), invoice.doc_number or "", mailbox) for _ in "abc"]
+    clients = [app.test_client() for _ in range(12)]
+    tokens = [csrf_token(c, links[n % 3]) for n, c in enumerate(clients)]
+
+    def post(n: int) -> int:
+        data = {
+            "username": f"ada{n:02d}",
+            "new_password": PASSWORD,
+            "confirm": PASSWORD,
+            "csrf_token": tokens[n],
+        }
+        return clients[n].post(links[n % 3], data=data).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(post, range(12)))
+
+    assert statuses.count(302) == 1, statuses
     assert len(logins_of(app, ada)) == 1
 
 
