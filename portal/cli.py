@@ -401,7 +401,7 @@ def demo(
     base = _settings()
     base.instance.mkdir(parents=True, exist_ok=True)
     upgrade(base.sqlalchemy_url)
-    sandbox = demo_env.start_sandbox(base, qbo_port, customers, invoices)
+    sandbox = demo_env.start_sandbox(base, qbo_port, customers, invoices, locations=True)
     anet = demo_env.start_anet(anet_port, base)
     twilio = demo_env.start_twilio(sms_port, base)
     settings = demo_env.sandbox_settings(

@@ -29,6 +29,8 @@ from portal.config import OverdueSettings, Settings
 from portal.overdue.ladder import OverdueState, state_for
 from sandbox.authorizenet import AnetSandbox, AnetState
 from sandbox.qbo import QboSandbox, SandboxState, seed_company
+from sandbox.qbo.locations import PARENT_NAME as LOCATIONS_PARENT
+from sandbox.qbo.locations import seed_locations
 from sandbox.twilio import TwilioSandbox
 from sync.quickbooks.connection import authorization_url, connected_realms
 from sync.quickbooks.connection import connect as store
@@ -59,11 +61,19 @@ DEMO_LOGINS = (
     DemoLogin("demo", "sunny-harbor-lantern-42", Role.CUSTOMER),
     DemoLogin("demo2", "copper-kettle-morning-7", Role.CUSTOMER),
     DemoLogin("admin", "quiet-granite-orchard-19", Role.ADMIN, "DEMOADMINKEYNOTFORREALUSE2345672"),
+    # a customer with two service locations (QuickBooks sub-customers billed with it), when
+    # the company has one (`portal demo` seeds it)
+    DemoLogin("demo3", "tidal-birch-compass-8", Role.CUSTOMER),
 )
+LOCATIONS_LOGIN = "demo3"
 
 
-def start_sandbox(settings: Settings, port: int, customers: int, invoices: int) -> QboSandbox:
-    """The QuickBooks sandbox on loopback, seeded on first start and kept in the instance."""
+def start_sandbox(
+    settings: Settings, port: int, customers: int, invoices: int, locations: bool = False
+) -> QboSandbox:
+    """The QuickBooks sandbox on loopback, seeded on first start and kept in the instance;
+    with `locations`, also a customer with two service locations (made after the rest, so
+    the other customers and their data are the same with or without it)."""
     state = SandboxState(client_id=DEMO_CLIENT[0], client_secret=DEMO_CLIENT[1])
     sandbox = QboSandbox(state, port=port, state_file=settings.instance / QBO_STATE_FILE)
     sandbox.start()
@@ -78,6 +88,10 @@ def start_sandbox(settings: Settings, port: int, customers: int, invoices: int) 
                 rng_seed=2026,
                 **ladder_seed(settings.overdue),
             )
+            state.checkpoint()
+        company = state.companies[DEMO_REALM]
+        if locations and company.find_name("Customer", LOCATIONS_PARENT) is None:
+            seed_locations(company)
             state.checkpoint()
     return sandbox
 
@@ -204,6 +218,15 @@ def _login_customers(s: Session, today: date, overdue: OverdueSettings) -> list[
     return [c for c in (first, second) if c is not None]
 
 
+def _locations_customer(s: Session) -> Customer | None:
+    """The demo customer with service locations, if the company has it."""
+    return s.scalar(
+        sa.select(Customer).where(
+            Customer.realm_id == DEMO_REALM, Customer.display_name == LOCATIONS_PARENT
+        )
+    )
+
+
 def ensure_logins(
     s: Session, policy: AccountPolicy, today: date, overdue: OverdueSettings | None = None
 ) -> list[tuple[DemoLogin, str]]:
@@ -213,7 +236,10 @@ def ensure_logins(
     for login in DEMO_LOGINS:
         existing = s.scalar(sa.select(PortalUser).where(PortalUser.username_key == login.username))
         if existing is None:
-            customer = customers.pop(0) if login.role is Role.CUSTOMER and customers else None
+            if login.username == LOCATIONS_LOGIN:
+                customer = _locations_customer(s)
+            else:
+                customer = customers.pop(0) if login.role is Role.CUSTOMER and customers else None
             if login.role is Role.CUSTOMER and customer is None:
                 continue
             existing = create_user(

@@ -11,6 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from portal.billing.locations import family_of
 from portal.billing.models import (
     CatalogItem,
     CreditMemo,
@@ -37,11 +38,13 @@ class Activity:
 
 
 def recent_activity(s: Session, customer_id: int, limit: int = 8) -> list[Activity]:
-    """The latest invoices, payments (QuickBooks and portal) and credits, newest first."""
+    """The latest invoices, payments (QuickBooks and portal) and credits of the account (its
+    locations' included), newest first."""
+    family = family_of(customer_id)
     items: list[Activity] = []
     for inv in s.execute(
         sa.select(Invoice.txn_date, Invoice.doc_number, Invoice.qbo_id, Invoice.total_amt)
-        .where(Invoice.customer_id == customer_id, ~Invoice.deleted)
+        .where(Invoice.customer_id.in_(family), ~Invoice.deleted)
         .order_by(Invoice.txn_date.desc(), Invoice.id.desc())
         .limit(limit)
     ):
@@ -54,7 +57,7 @@ def recent_activity(s: Session, customer_id: int, limit: int = 8) -> list[Activi
     for pay in s.execute(
         sa.select(ReceivedPayment.txn_date, ReceivedPayment.total_amt, ReceivedPayment.qbo_id)
         .where(
-            ReceivedPayment.customer_id == customer_id,
+            ReceivedPayment.customer_id.in_(family),
             ~ReceivedPayment.deleted,
             ReceivedPayment.total_amt > 0,
         )
@@ -75,7 +78,7 @@ def recent_activity(s: Session, customer_id: int, limit: int = 8) -> list[Activi
             )
     for memo in s.execute(
         sa.select(CreditMemo.txn_date, CreditMemo.total_amt, CreditMemo.doc_number)
-        .where(CreditMemo.customer_id == customer_id, ~CreditMemo.deleted)
+        .where(CreditMemo.customer_id.in_(family), ~CreditMemo.deleted)
         .order_by(CreditMemo.txn_date.desc(), CreditMemo.id.desc())
         .limit(limit)
     ):
@@ -124,21 +127,23 @@ def _by_month(
 
 
 def monthly(s: Session, customer_id: int, today: date, count: int = 12) -> list[Month]:
-    """Billed (invoice totals) and paid (payments received) per month, oldest first."""
+    """Billed (invoice totals) and paid (payments received) per month on the account (its
+    locations' included), oldest first."""
+    family = family_of(customer_id)
     months = _months_back(today, count)
     since = date(*months[0], 1)
     billed = _by_month(
         s,
         Invoice.txn_date,
         Invoice.total_amt,
-        sa.and_(Invoice.customer_id == customer_id, ~Invoice.deleted, ~Invoice.voided),
+        sa.and_(Invoice.customer_id.in_(family), ~Invoice.deleted, ~Invoice.voided),
         since,
     )
     paid = _by_month(
         s,
         ReceivedPayment.txn_date,
         ReceivedPayment.total_amt,
-        sa.and_(ReceivedPayment.customer_id == customer_id, ~ReceivedPayment.deleted),
+        sa.and_(ReceivedPayment.customer_id.in_(family), ~ReceivedPayment.deleted),
         since,
     )
     return [Month(y, m, billed.get((y, m), ZERO), paid.get((y, m), ZERO)) for y, m in months]

@@ -8,9 +8,10 @@ from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from portal.accounts.models import PortalUser, Role
+from portal.billing.locations import family_of
 from portal.billing.models import CatalogItem, Customer, Invoice
 from portal.db import MONEY
 from portal.mail import queue_email
@@ -31,8 +32,12 @@ class AccountSummary:
 
 
 def _open(customer_id: int) -> sa.ColumnElement[bool]:
+    """Open invoices of the account: the customer's and its locations' (billed with it)."""
     return sa.and_(
-        Invoice.customer_id == customer_id, Invoice.balance > 0, ~Invoice.voided, ~Invoice.deleted
+        Invoice.customer_id.in_(family_of(customer_id)),
+        Invoice.balance > 0,
+        ~Invoice.voided,
+        ~Invoice.deleted,
     )
 
 
@@ -60,10 +65,12 @@ def account_summary(s: Session, customer_id: int, today: date) -> AccountSummary
 
 
 def open_invoices(s: Session, customer_id: int, limit: int = 50) -> list[Invoice]:
-    """The customer's unpaid invoices, oldest due first."""
+    """The account's unpaid invoices, oldest due first (each with its customer: a location's
+    name is shown beside its invoices)."""
     return list(
         s.scalars(
             sa.select(Invoice)
+            .options(joinedload(Invoice.customer))
             .where(_open(customer_id))
             .order_by(Invoice.due_date.asc().nulls_last(), Invoice.id)
             .limit(limit)

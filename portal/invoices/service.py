@@ -12,8 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, joinedload, selectinload
 
+from portal.billing.locations import family_of
 from portal.billing.models import CreditMemo, Invoice, PaymentApplication, ReceivedPayment
 from portal.payments.models import Payment, PaymentAllocation, PaymentState
 
@@ -157,8 +158,9 @@ def _like_escaped(text: str) -> str:
 
 
 def list_invoices(s: Session, customer_id: int, query: ListQuery, today: date) -> InvoicePage:
-    """The page asked for, in two queries (count, rows) whatever the number of invoices."""
-    where = [Invoice.customer_id == customer_id, ~Invoice.deleted]
+    """The page asked for, in two queries (count, rows) whatever the number of invoices; the
+    account's locations' invoices are among them, each with its customer (for the name)."""
+    where = [Invoice.customer_id.in_(family_of(customer_id)), ~Invoice.deleted]
     if query.status != "all":
         where.append(_status_is(InvoiceStatus(query.status), today))
     if query.q:
@@ -171,6 +173,7 @@ def list_invoices(s: Session, customer_id: int, query: ListQuery, today: date) -
     tiebreak = Invoice.id.asc() if query.direction == "asc" else Invoice.id.desc()
     invoices = s.scalars(
         sa.select(Invoice)
+        .options(joinedload(Invoice.customer))
         .where(*where)
         .order_by(ordered.nulls_last(), tiebreak)
         .limit(PER_PAGE)
@@ -182,13 +185,18 @@ def list_invoices(s: Session, customer_id: int, query: ListQuery, today: date) -
 
 
 def own_invoice(s: Session, customer_id: int, invoice_id: int) -> Invoice | None:
-    """The customer's invoice with its lines, or None (missing, deleted or someone else's)."""
+    """The account's invoice (its own or a location's) with its lines, or None (missing,
+    deleted or someone else's, a sub-customer billed on its own included)."""
     if not 0 < invoice_id <= MAX_ID:  # the database would refuse it: an error, not a 404
         return None
     return s.scalar(
         sa.select(Invoice)
-        .options(selectinload(Invoice.lines))
-        .where(Invoice.id == invoice_id, Invoice.customer_id == customer_id, ~Invoice.deleted)
+        .options(selectinload(Invoice.lines), joinedload(Invoice.customer))
+        .where(
+            Invoice.id == invoice_id,
+            Invoice.customer_id.in_(family_of(customer_id)),
+            ~Invoice.deleted,
+        )
     )
 
 
@@ -227,14 +235,14 @@ class Applied:
 
 def applied_to(s: Session, invoice: Invoice) -> Applied:
     """Mirrored payments and credits applied to the invoice, then portal payments not yet
-    mirrored, in three queries."""
+    mirrored, in three queries. Whoever paid (a location's invoice is paid by the account, the
+    parent in QuickBooks), the link to this invoice is what counts."""
     mirrored = list(
         s.execute(
             sa.select(ReceivedPayment, PaymentApplication.amount)
             .join(PaymentApplication, PaymentApplication.payment_id == ReceivedPayment.id)
             .where(
                 ReceivedPayment.realm_id == invoice.realm_id,
-                ReceivedPayment.customer_id == invoice.customer_id,
                 ~ReceivedPayment.deleted,
                 PaymentApplication.txn_type == "Invoice",
                 PaymentApplication.txn_qbo_id == invoice.qbo_id,
@@ -265,7 +273,6 @@ def _credits(s: Session, invoice: Invoice, payment_ids: list[int]) -> list[Appli
             sa.and_(
                 memo.realm_id == invoice.realm_id,
                 memo.qbo_id == PaymentApplication.txn_qbo_id,
-                memo.customer_id == invoice.customer_id,
             ),
         )
         .where(ReceivedPayment.id.in_(payment_ids), PaymentApplication.txn_type == "CreditMemo")
@@ -286,7 +293,6 @@ def _pending_portal_payments(s: Session, invoice: Invoice) -> list[AppliedPaymen
         .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
         .where(
             PaymentAllocation.invoice_id == invoice.id,
-            Payment.customer_id == invoice.customer_id,
             Payment.state == PaymentState.SUCCEEDED,
             sa.or_(Payment.qbo_payment_id.is_(None), ~mirrored),
         )

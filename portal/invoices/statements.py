@@ -11,6 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from portal.billing.locations import family_of
 from portal.billing.models import CreditMemo, Customer, Invoice, ReceivedPayment
 from portal.db import MONEY
 
@@ -55,7 +56,7 @@ def oldest_open_invoice(s: Session, customer_id: int) -> date | None:
     """The date of the customer's oldest invoice with a balance, if any is open."""
     return s.scalar(
         sa.select(sa.func.min(Invoice.txn_date)).where(
-            Invoice.customer_id == customer_id,
+            Invoice.customer_id.in_(family_of(customer_id)),
             Invoice.balance > 0,
             ~Invoice.voided,
             ~Invoice.deleted,
@@ -170,7 +171,7 @@ def opening_balance(s: Session, customer_id: int, start: date) -> Decimal:
     invoiced = (
         sa.select(_sum(Invoice.total_amt))
         .where(
-            Invoice.customer_id == customer_id,
+            Invoice.customer_id.in_(family_of(customer_id)),
             Invoice.txn_date < start,
             ~Invoice.voided,
             ~Invoice.deleted,
@@ -180,7 +181,7 @@ def opening_balance(s: Session, customer_id: int, start: date) -> Decimal:
     paid = (
         sa.select(_sum(ReceivedPayment.total_amt))
         .where(
-            ReceivedPayment.customer_id == customer_id,
+            ReceivedPayment.customer_id.in_(family_of(customer_id)),
             ReceivedPayment.txn_date < start,
             ~ReceivedPayment.deleted,
         )
@@ -189,7 +190,7 @@ def opening_balance(s: Session, customer_id: int, start: date) -> Decimal:
     credited = (
         sa.select(_sum(CreditMemo.total_amt))
         .where(
-            CreditMemo.customer_id == customer_id,
+            CreditMemo.customer_id.in_(family_of(customer_id)),
             CreditMemo.txn_date < start,
             ~CreditMemo.deleted,
         )
@@ -210,7 +211,7 @@ def _activity(
     rows: list[tuple[date, int, str, str, Decimal]] = []
     invoices = s.execute(
         sa.select(Invoice.txn_date, Invoice.doc_number, Invoice.qbo_id, Invoice.total_amt).where(
-            Invoice.customer_id == customer_id,
+            Invoice.customer_id.in_(family_of(customer_id)),
             Invoice.txn_date.between(start, end),
             ~Invoice.voided,
             ~Invoice.deleted,
@@ -221,7 +222,7 @@ def _activity(
         sa.select(
             CreditMemo.txn_date, CreditMemo.doc_number, CreditMemo.qbo_id, CreditMemo.total_amt
         ).where(
-            CreditMemo.customer_id == customer_id,
+            CreditMemo.customer_id.in_(family_of(customer_id)),
             CreditMemo.txn_date.between(start, end),
             ~CreditMemo.deleted,
         )
@@ -234,7 +235,7 @@ def _activity(
             ReceivedPayment.qbo_id,
             ReceivedPayment.total_amt,
         ).where(
-            ReceivedPayment.customer_id == customer_id,
+            ReceivedPayment.customer_id.in_(family_of(customer_id)),
             ReceivedPayment.txn_date.between(start, end),
             ~ReceivedPayment.deleted,
             # A zero-total payment only applies a credit memo to an invoice: no money moved.
@@ -261,7 +262,7 @@ def aging(s: Session, customer_id: int, today: date) -> Aging:
     """Open invoice balances today by days past due (no due date: due on its date)."""
     rows = s.execute(
         sa.select(sa.func.coalesce(Invoice.due_date, Invoice.txn_date), Invoice.balance).where(
-            Invoice.customer_id == customer_id,
+            Invoice.customer_id.in_(family_of(customer_id)),
             Invoice.balance > 0,
             ~Invoice.voided,
             ~Invoice.deleted,

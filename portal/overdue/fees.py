@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal import outbox
 from portal.autopay.models import outside_current_plans
+from portal.billing.locations import family_of
 from portal.billing.models import CatalogItem, Customer, Invoice, InvoiceLine
 from portal.config import Settings
 from portal.db import MONEY
@@ -198,7 +199,8 @@ def _mirror(s: Session, invoice: Invoice, fee: LateFee, item_id: str) -> None:
 
 
 def unpaid_fees(s: Session, customer_id: int) -> Decimal:
-    """Late fees still owed: per open invoice, its fees capped by its balance, summed."""
+    """Late fees still owed on the account (its locations' included): per open invoice, its
+    fees capped by its balance, summed."""
     fees = (
         sa.select(LateFee.invoice_id, sa.func.sum(LateFee.amount, type_=MONEY).label("total"))
         .group_by(LateFee.invoice_id)
@@ -208,7 +210,7 @@ def unpaid_fees(s: Session, customer_id: int) -> Decimal:
     total = s.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(owed, type_=MONEY), 0))
         .join(fees, fees.c.invoice_id == Invoice.id)
-        .where(Invoice.customer_id == customer_id, open_invoice())
+        .where(Invoice.customer_id.in_(family_of(customer_id)), open_invoice())
     )
     return Decimal(total or 0).quantize(Decimal("0.01"))
 

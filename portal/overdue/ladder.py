@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from portal.billing.locations import family_of
 from portal.billing.models import Invoice
 from portal.config import OverdueSettings, Settings
 
@@ -107,10 +108,11 @@ def open_overdue(today: date) -> sa.ColumnElement[bool]:
 def account_status(
     s: Session, customer_id: int, today: date, settings: Settings | OverdueSettings
 ) -> OverdueStatus:
-    """The customer's ladder step from their oldest open overdue invoice (one query)."""
+    """The account's ladder step from its oldest open overdue invoice, its locations' included
+    (one query)."""
     oldest = s.scalar(
         sa.select(sa.func.min(Invoice.due_date)).where(
-            Invoice.customer_id == customer_id, open_overdue(today)
+            Invoice.customer_id.in_(family_of(customer_id)), open_overdue(today)
         )
     )
     return state_for(oldest, today, settings)

@@ -22,6 +22,7 @@ from portal.accounts.models import PortalUser
 from portal.audit import events
 from portal.audit.service import SYSTEM
 from portal.audit.web import actor
+from portal.billing.locations import family_of
 from portal.billing.models import Customer, Invoice
 from portal.branding import brand
 from portal.db import commit, utcnow
@@ -162,7 +163,10 @@ def start(
         inv.id: inv
         for inv in s.scalars(
             sa.select(Invoice).where(
-                Invoice.id.in_(list(amounts)), Invoice.customer_id == customer_id
+                # the account's own invoices and its locations' (sub-customers billed with
+                # it): the QuickBooks Payment, the account's, may link all of them
+                Invoice.id.in_(list(amounts)),
+                Invoice.customer_id.in_(family_of(customer_id)),
             )
         )
     }
@@ -461,10 +465,22 @@ def _succeeded(s: Session, payment: Payment, result: ChargeResult) -> None:
             )
             .execution_options(synchronize_session="fetch")
         )
+    # Each customer owes what was paid on its invoices less: the account, or its locations.
+    paid = (
+        sa.select(PaymentAllocation.amount, Invoice.customer_id)
+        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+        .where(PaymentAllocation.payment_id == payment.id)
+        .subquery()
+    )
     s.execute(
         sa.update(Customer)
-        .where(Customer.id == customer.id)
-        .values(balance=Customer.balance - payment.total)
+        .where(Customer.id.in_(sa.select(paid.c.customer_id)))
+        .values(
+            balance=Customer.balance
+            - sa.select(sa.func.sum(paid.c.amount))
+            .where(paid.c.customer_id == Customer.id)
+            .scalar_subquery()
+        )
         .execution_options(synchronize_session="fetch")
     )
     outbox.enqueue(

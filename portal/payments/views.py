@@ -10,11 +10,13 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from portal import auth, db
 from portal.admin.alerts import tell_admins_about_declines
 from portal.auth import customer_required, user
+from portal.billing.locations import family_of
 from portal.billing.models import Invoice
 from portal.clock import clock_of, today
 from portal.config import Settings
@@ -44,13 +46,15 @@ def _customer_id() -> int:
 
 
 def _open_invoices() -> list[tuple[Invoice, Decimal]]:
-    """The customer's open invoices with what can still be paid on each."""
+    """The account's open invoices (its locations' included, each with its customer for the
+    location's name) with what can still be paid on each."""
     s = db.session()
     invoices = list(
         s.scalars(
             sa.select(Invoice)
+            .options(joinedload(Invoice.customer))
             .where(
-                Invoice.customer_id == _customer_id(),
+                Invoice.customer_id.in_(family_of(_customer_id())),
                 Invoice.balance > 0,
                 ~Invoice.voided,
                 ~Invoice.deleted,

@@ -14,9 +14,10 @@ from . import writes
 from .seed import add_catalog
 from .store import Company
 
+PARENT_NAME = "Harborview Property Group"
 PARENT: dict[str, Any] = {
-    "DisplayName": "Harborview Property Group",
-    "CompanyName": "Harborview Property Group",
+    "DisplayName": PARENT_NAME,
+    "CompanyName": PARENT_NAME,
     "PrimaryEmailAddr": {"Address": "accounts@harborview.example.com"},
     "BillAddr": {
         "Line1": "400 Harbor Blvd",

@@ -19,7 +19,7 @@ from tests.conftest import csrf_token, login
 from tests.rows import payment_on, saved_card
 
 # Blueprints whose pages belong to one customer.
-CUSTOMER_BLUEPRINTS = ("billing", "invoices", "payments", "people")
+CUSTOMER_BLUEPRINTS = ("billing", "invoices", "payments", "people", "locations")
 
 
 @pytest.fixture
@@ -28,6 +28,7 @@ def bobs_ids(app: Flask, make_customer, make_invoice, make_user) -> dict[str, in
     ada, bob = make_customer("Ada"), make_customer("Bob")
     make_invoice(ada, "10.00", due=date(2099, 1, 1))
     invoice = make_invoice(bob, "70.00", due=date(2099, 1, 1))
+    bobs_site = make_customer("Bob's yard", parent_id=bob.id, bill_with_parent=True, level=1)
     make_user("ada", customer=ada)
     bob_login = make_user("bob", customer=bob)
     with app.app_context(), db.transaction() as s:
@@ -60,6 +61,7 @@ def bobs_ids(app: Flask, make_customer, make_invoice, make_user) -> dict[str, in
             "user_id": bob_login.id,
             "invite_id": invite.id,
             "customer_id": bob.id,  # staff routes: a customer gets 404 for every one
+            "location_id": bobs_site.id,
         }
 
 
