@@ -32,8 +32,6 @@ from portal.billing.views import bp as billing_bp
 from portal.config import Settings, load_settings
 from portal.details.staff import bp as customer_changes_bp
 from portal.details.views import bp as details_bp
-from portal.details.staff import bp as customer_changes_bp
-from portal.details.views import bp as details_bp
 from portal.invoices.views import bp as invoices_bp
 from portal.mail.adapters import mailer_for
 from portal.notifications import jobs as notification_jobs
@@ -107,8 +105,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(sms_hooks_bp)  # signed by Twilio (X-Twilio-Signature) instead
     app.register_blueprint(phone_bp)
     app.register_blueprint(autopay_bp)
-    app.register_blueprint(details_bp)
-    app.register_blueprint(customer_changes_bp)
     app.register_blueprint(details_bp)
     app.register_blueprint(customer_changes_bp)
     errors.init_app(app)
