@@ -189,7 +189,10 @@ def test_admin_page_with_a_huge_page_number_is_not_a_500(client: FlaskClient, ma
 BAD_IDS = ["99999999999999999999", str(2**31), "²", "١٢", "0"]
 MISSING_ID = str(2**31 - 1)  # a well-formed id that names nothing
 
-STAFF_BLUEPRINTS = ("admin", "admin_payments", "notices", "quickbooks", "branding", "overdue")
+STAFF_BLUEPRINTS = (
+    *("admin", "admin_payments", "notices", "quickbooks", "branding", "overdue"),
+    "customer_changes",
+)
 ANY_LOGIN_BLUEPRINTS = ("accounts",)  # pages every login has (its own sessions)
 # Blueprints with customer pages and staff pages (those under /admin) side by side.
 MIXED_BLUEPRINTS = ("notifications", "autopay")

@@ -200,9 +200,13 @@ def test_the_same_field_changed_in_quickbooks_meanwhile_is_a_conflict_staff_sett
     login(staff, "boss")
     listing = staff.get("/admin/customer-changes/").get_data(as_text=True)
     assert "Springfield" in listing and "Shelbyville" in listing
-    assert staff.post(f"/admin/customer-changes/{change.id}/portal").status_code == 400  # CSRF
+    assert (
+        staff.post(f"/admin/customer-changes/{change.id}/apply-portal").status_code == 400
+    )  # CSRF
     token = dict(HIDDEN.findall(listing))["csrf_token"]
-    answer = staff.post(f"/admin/customer-changes/{change.id}/portal", data={"csrf_token": token})
+    answer = staff.post(
+        f"/admin/customer-changes/{change.id}/apply-portal", data={"csrf_token": token}
+    )
     assert answer.status_code == 302
 
     drain(app)
@@ -210,7 +214,7 @@ def test_the_same_field_changed_in_quickbooks_meanwhile_is_a_conflict_staff_sett
     assert in_quickbooks(qbo, ada.qbo_id).BillAddr.City == "Springfield"
     assert [c.status for c in changes(app)] == [ChangeStatus.DONE]
     again = staff.post(
-        f"/admin/customer-changes/{change.id}/quickbooks", data={"csrf_token": token}
+        f"/admin/customer-changes/{change.id}/keep-quickbooks", data={"csrf_token": token}
     )
     assert again.status_code == 302  # already settled: nothing changes
     assert [c.status for c in changes(app)] == [ChangeStatus.DONE]
@@ -231,7 +235,7 @@ def test_keeping_quickbooks_values_closes_the_conflict(
     staff = app.test_client()
     login(staff, "boss")
     token = dict(HIDDEN.findall(staff.get("/admin/customer-changes/").get_data(as_text=True)))
-    staff.post(f"/admin/customer-changes/{change.id}/quickbooks", data=token)
+    staff.post(f"/admin/customer-changes/{change.id}/keep-quickbooks", data=token)
     drain(app)
     assert [c.status for c in changes(app)] == [ChangeStatus.DISMISSED]
     assert in_quickbooks(qbo, ada.qbo_id).CompanyName == "Difference Engines"
