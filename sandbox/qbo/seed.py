@@ -167,6 +167,8 @@ def _person(rng: random.Random, used: set[str]) -> tuple[dict[str, Any], str]:
             "Country": "USA",
         },
     )
+    if "CompanyName" in body:  # a business is served at its premises: the same address
+        body["ShipAddr"] = dict(body["BillAddr"])
     return body, display
 
 
