@@ -56,6 +56,12 @@ def _pay_nothing(page: Page) -> None:
     page.locator("#error-summary").wait_for()
 
 
+def _save_a_bad_zip(page: Page) -> None:
+    billing = page.get_by_role("group", name="Billing address")
+    billing.get_by_label("ZIP or postal code").fill("1")
+    _click("Save details")(page)
+
+
 def _ask_for_a_credit(page: Page) -> None:
     page.locator("input[name=amount]").first.fill("1.00")
     page.locator("input[name=reason]").first.fill("Goodwill")
@@ -101,6 +107,8 @@ CUSTOMER = [
     Visit("add a card", "/payment-methods/add-card"),
     Visit("add a bank account", "/payment-methods/add-bank-account"),
     Visit("people on the account", "/account/people"),
+    Visit("your details", "/account/details"),
+    Visit("your details, a mistake", "/account/details", _save_a_bad_zip),
     Visit("your accounts", "/accounts"),
 ]
 
@@ -117,6 +125,7 @@ STAFF_PAGES = [
     Visit("notifications not delivered", "/admin/notifications"),
     Visit("customer notifications", "/admin/customers/{customer}/notifications"),
     Visit("people on an account", "/admin/customers/{customer}/people"),
+    Visit("details changed twice", "/admin/customer-changes/"),
 ]
 
 ADMIN_PAGES = [

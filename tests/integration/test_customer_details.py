@@ -386,3 +386,24 @@ def test_another_customer_never_sees_or_changes_these_details(
     assert change.customer_id == other.id
     assert bob.get("/admin/customer-changes/").status_code == 404
     assert app.test_client().get("/account/details").status_code == 302  # logged out: log in
+
+
+def test_a_name_another_customer_has_in_quickbooks_is_refused_and_the_customer_told(
+    app: Flask, sandboxes, ada: Customer, client_ada: FlaskClient
+):
+    qbo, _anet = sandboxes
+    taken = customers(app)[1].display_name
+    data = form_of(client_ada, app, ada.id)
+    data.update(display_name=taken.upper())
+    client_ada.post("/account/details", data=data)
+
+    drain(app)
+
+    (change,) = changes(app)
+    assert change.status is ChangeStatus.FAILED
+    with sessions_of(app)() as s:
+        message = s.get(OutboxMessage, change.message_id)
+        assert message is not None and message.status is OutboxStatus.DONE  # not parked
+    assert in_quickbooks(qbo, ada.qbo_id).DisplayName == ada.display_name
+    page = client_ada.get("/account/details").get_data(as_text=True)
+    assert "another customer by that name" in page and "Saving to our books" not in page
