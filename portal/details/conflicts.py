@@ -12,7 +12,7 @@ from portal.audit.service import Actor, record
 from portal.billing.models import Customer
 from portal.db import utcnow
 from portal.details.models import ChangeStatus, CustomerChange
-from portal.details.service import LABELS, _send
+from portal.details.service import LABELS, send
 from sync.models import request_sync
 
 
@@ -75,7 +75,7 @@ def apply_portal(s: Session, change_id: int, user_id: int, actor: Actor) -> bool
         return False
     customer = s.get(Customer, settled.customer_id)
     assert customer is not None
-    _send(s, customer, settled)
+    send(s, customer, settled)
     record(
         s,
         "details.conflict",

@@ -230,7 +230,7 @@ def save(
     )
     s.add(change)
     s.flush()
-    _send(s, page.customer, change)
+    send(s, page.customer, change)
     record(
         s,
         "details.changed",
@@ -243,7 +243,7 @@ def save(
     return Saved.QUEUED
 
 
-def _send(s: Session, customer: Customer, change: CustomerChange) -> None:
+def send(s: Session, customer: Customer, change: CustomerChange) -> None:
     """One outbox message per sending of the change (staff may send a conflict again)."""
     message = outbox.enqueue(
         s,

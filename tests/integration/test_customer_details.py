@@ -26,6 +26,7 @@ from portal.details.models import ChangeStatus, CustomerChange
 from portal.outbox import OutboxMessage, OutboxStatus
 from sandbox.qbo import QboSandbox
 from sandbox.qbo import api as qbo_api
+from sync.service import sync_realm
 from tests.browser.test_paying import quickbooks_client
 from tests.conftest import PASSWORD, enrol_app, login
 from tests.integration.money_world import *  # noqa: F403  (sandboxes, app, helpers)
@@ -407,3 +408,30 @@ def test_a_name_another_customer_has_in_quickbooks_is_refused_and_the_customer_t
     assert in_quickbooks(qbo, ada.qbo_id).DisplayName == ada.display_name
     page = client_ada.get("/account/details").get_data(as_text=True)
     assert "another customer by that name" in page and "Saving to our books" not in page
+
+
+def test_a_sync_while_the_change_is_on_its_way_does_not_bring_the_old_values_back(
+    app: Flask, sandboxes, ada: Customer, client_ada: FlaskClient
+):
+    data = form_of(client_ada, app, ada.id)
+    data.update(bill_line1="3 Patient Way")
+    client_ada.post("/account/details", data=data)
+    with app.app_context():
+        assert sync_realm(app, REALM, "full").error is None  # QuickBooks: the old address
+    page = client_ada.get("/account/details").get_data(as_text=True)
+    assert 'value="3 Patient Way"' in page and "Saving to our books" in page
+
+    drain(app)
+    with sessions_of(app)() as s:  # a snapshot read before the write lands after it
+        s.execute(
+            sa.update(Customer)
+            .where(Customer.id == ada.id)
+            .values(bill_line1=ada.bill_line1, sync_token=ada.sync_token)
+        )
+        s.commit()
+    page = client_ada.get("/account/details").get_data(as_text=True)
+    assert 'value="3 Patient Way"' in page and "Saving to our books" not in page
+    with app.app_context():
+        assert sync_realm(app, REALM, "full").error is None
+    with sessions_of(app)() as s:
+        assert s.get(Customer, ada.id).bill_line1 == "3 Patient Way"  # type: ignore[union-attr]
