@@ -108,10 +108,12 @@ def parse_amount(raw: str, label: str, invoice_id: int | None = None) -> Decimal
 
 
 def _lock_customer(s: Session, customer_id: int) -> None:
-    """Serialize payments of one customer (two tabs) on SQLite and PostgreSQL alike."""
+    """Serialize payments of one customer (two tabs) on SQLite and PostgreSQL alike: the
+    account's rows, its locations' included, so a location with a login of its own and its
+    parent's account never pay one invoice at the same time."""
     s.execute(
         sa.update(Customer)
-        .where(Customer.id == customer_id)
+        .where(Customer.id.in_(family_of(customer_id)))
         .values(balance=Customer.balance)
         .execution_options(synchronize_session=False)
     )
