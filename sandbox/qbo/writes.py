@@ -115,8 +115,22 @@ def update(company: Company, entity: str, payload: Obj) -> Obj:
     affected |= company.ledger.attach(entity, stored)
     if entity == "Customer":
         affected.add(target)
+        if stored["FullyQualifiedName"] != current.get("FullyQualifiedName"):
+            _rename_jobs(company, stored)
     settle(company, affected, target)
     return stored
+
+
+def _rename_jobs(company: Company, parent: Obj) -> None:
+    """A renamed (or moved) customer's sub-customers get their new FullyQualifiedName and
+    Level ("Parent:Child" all the way down), each a change of its own, as QuickBooks does."""
+    for child_id in sorted(company.ledger.children.get(parent["Id"], ()), key=int):
+        child = company.rows["Customer"][child_id]
+        name = f"{parent['FullyQualifiedName']}:{child['DisplayName']}"
+        child["ParentRef"] = {"value": parent["Id"], "name": parent["DisplayName"]}
+        child.update(FullyQualifiedName=name, Level=int(parent.get("Level") or 0) + 1)
+        company.stamp("Customer", child, "Update")
+        _rename_jobs(company, child)
 
 
 def delete(company: Company, entity: str, payload: Obj) -> Obj:

@@ -110,6 +110,17 @@ def test_the_sandbox_gives_a_sub_customer_its_level_full_name_and_parent_totals(
     assert refused.value.element == "ParentRef"
 
 
+def test_renaming_a_parent_in_the_sandbox_renames_its_jobs_full_names(company: Company):
+    parent = seed_locations(company)
+    kid = next(c for c in company.rows["Customer"].values() if c.get("ParentRef"))
+    token = kid["SyncToken"]
+    body = {"Id": parent["Id"], "SyncToken": parent["SyncToken"], "sparse": True}
+    qbo_writes.update(company, "Customer", {**body, "DisplayName": "Harborview Holdings"})
+    assert kid["FullyQualifiedName"] == f"Harborview Holdings:{kid['DisplayName']}"
+    assert kid["ParentRef"]["name"] == "Harborview Holdings"
+    assert int(kid["SyncToken"]) > int(token)  # a change CDC reports
+
+
 def test_the_sandbox_refuses_a_payment_linking_a_location_not_billed_with_the_payer(
     company: Company,
 ):
