@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from portal.accounts import factors
-from portal.accounts.models import PortalUser, Role
+from portal.accounts import factors, people
+from portal.accounts.models import MemberRole, PortalUser, Role
 from portal.accounts.service import AccountPolicy, create_user
 from portal.billing.models import Customer, Invoice
 from portal.config import OverdueSettings, Settings
@@ -256,4 +256,21 @@ def ensure_logins(
                 factors.enrol_app(s, existing, login.app_key)
         name = existing.customer.display_name if existing.customer else "staff"
         out.append((login, name))
+    _share_account(s, "demo", "demo2")
     return out
+
+
+def _share_account(s: Session, person: str, owner: str) -> None:
+    """Put `person` on `owner`'s account too (with "pay" access), so the demo shows a login on
+    two accounts and the switch between them; once."""
+    found = {
+        u.username_key: u
+        for u in s.scalars(
+            sa.select(PortalUser).where(PortalUser.username_key.in_([person, owner]))
+        )
+    }
+    who, whose = found.get(person), found.get(owner)
+    if who is None or whose is None or whose.customer_id is None:
+        return
+    if people.role_on(s, who.id, whose.customer_id) is None:
+        people.join(s, who, whose.customer_id, MemberRole.PAY)
