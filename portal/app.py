@@ -26,6 +26,7 @@ from portal.admin.payments import bp as admin_payments_bp
 from portal.admin.quickbooks import bp as quickbooks_bp
 from portal.admin.security import bp as admin_security_bp
 from portal.admin.views import bp as admin_bp
+from portal.audit.views import bp as audit_bp
 from portal.autopay.views import bp as autopay_bp
 from portal.billing.location_views import bp as locations_bp
 from portal.billing.views import bp as billing_bp
@@ -105,6 +106,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(sms_hooks_bp)  # signed by Twilio (X-Twilio-Signature) instead
     app.register_blueprint(phone_bp)
     app.register_blueprint(autopay_bp)
+    app.register_blueprint(audit_bp)
     app.register_blueprint(details_bp)
     app.register_blueprint(customer_changes_bp)
     errors.init_app(app)

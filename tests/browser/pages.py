@@ -216,3 +216,8 @@ CUSTOMER.append(Visit("autopay", "/autopay"))
 CUSTOMER.append(Visit("skip an automatic payment?", "/autopay/skip/{invoice}"))
 STAFF_PAGES.append(Visit("customer autopay", "/admin/customers/{customer}/autopay"))
 ADMIN_PAGES.append(Visit("customer autopay", "/admin/customers/{customer}/autopay"))
+
+# The audit log (issue 15).
+CUSTOMER.append(Visit("activity log", "/account/activity-log"))
+STAFF_PAGES.append(Visit("audit log", "/admin/audit?since=2000-01-01"))
+ADMIN_PAGES.append(Visit("audit log", "/admin/audit"))
