@@ -34,9 +34,14 @@ class Action(enum.StrEnum):
     NOTIFICATIONS_CHANGED = "notifications.changed"
     INVITATION_SENT = "invitation.sent"
     DETAILS_CHANGED = "details.changed"
-    PERSON_ADDED = "person.added"
-    PERSON_REMOVED = "person.removed"
-    ROLE_CHANGED = "role.changed"
+    DETAILS_CONFLICT = "details.conflict"
+    PEOPLE_INVITED = "people.invited"
+    PEOPLE_INVITE_CANCELLED = "people.invite_cancelled"
+    PEOPLE_JOINED = "people.joined"
+    PEOPLE_ROLE_CHANGED = "people.role_changed"
+    PEOPLE_REMOVED = "people.removed"
+    PEOPLE_OWNER_CHANGED = "people.owner_changed"
+    LOCATION_RENAMED = "location.renamed"
     ACCOUNT_CLAIMED = "account.claimed"
     CLAIM_REQUESTED = "claim.requested"
 
@@ -73,9 +78,14 @@ LABELS: dict[Action, str] = {
     Action.NOTIFICATIONS_CHANGED: "Notification choices changed",
     Action.INVITATION_SENT: "Invitation sent",
     Action.DETAILS_CHANGED: "Details changed",
-    Action.PERSON_ADDED: "Person added",
-    Action.PERSON_REMOVED: "Person removed",
-    Action.ROLE_CHANGED: "Access changed",
+    Action.DETAILS_CONFLICT: "Details change refused (changed in QuickBooks)",
+    Action.PEOPLE_INVITED: "Person invited",
+    Action.PEOPLE_INVITE_CANCELLED: "Invitation cancelled",
+    Action.PEOPLE_JOINED: "Person joined",
+    Action.PEOPLE_ROLE_CHANGED: "Access changed",
+    Action.PEOPLE_REMOVED: "Person removed",
+    Action.PEOPLE_OWNER_CHANGED: "Owner changed",
+    Action.LOCATION_RENAMED: "Location renamed",
     Action.ACCOUNT_CLAIMED: "Account claimed",
     Action.CLAIM_REQUESTED: "Login asked for from an invoice",
 }

@@ -30,6 +30,7 @@ from portal import auth, db
 from portal.accounts.models import PortalUser, Role
 from portal.audit import events
 from portal.audit.actions import Action
+from portal.audit.service import record
 from portal.audit.web import actor
 from portal.auth import customer_required, roles_required, user
 from portal.billing.models import Customer
@@ -239,6 +240,8 @@ def unsubscribe_now(token: str) -> View:
     customer_id, k = found
     with db.transaction() as s:
         links.turn_off(s, customer_id, k.name)
+        off = f"{k.label} turned off by the one-click link in an e-mail"
+        record(s, Action.NOTIFICATIONS_CHANGED, customer_id=customer_id, actor=actor(), summary=off)
     logger.info("customer %s turned off %s notices by a one-click link", customer_id, k.name)
     return render_template("notifications/unsubscribe.html", kind=k, done=True)
 

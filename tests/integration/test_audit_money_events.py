@@ -235,3 +235,14 @@ def test_an_invitation_sent_by_staff_is_recorded_on_the_customers_account(app: F
     sent = only(app, "invitation.sent")
     assert sent.customer_id == world["bob"] and sent.actor_user_id == world["boss"]
     assert "office@example.com" in sent.summary and "/invite/" not in sent.summary
+
+
+def test_a_one_click_unsubscribe_is_recorded_without_its_token(app: Flask, world):
+    from portal.notifications import unsubscribe
+
+    with app.app_context():
+        token = unsubscribe.token_for(world["ada"], "due_soon")
+    assert app.test_client().post(f"/notifications/unsubscribe/{token}").status_code == 200
+    off = only(app, "notifications.changed")
+    assert off.customer_id == world["ada"] and off.actor_user_id is None
+    assert "one-click" in off.summary and token not in off.summary
