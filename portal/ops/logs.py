@@ -25,6 +25,7 @@ TOKEN_PATHS = (
     "/invite/",
     "/account/email/confirm/",
     "/notifications/unsubscribe/",
+    "/claim/",
 )
 # Query parameters that carry a secret (the OAuth callback's code and state among them).
 SECRET_PARAMS = (
