@@ -16,7 +16,8 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_event"
     __table_args__ = (
-        sa.Index("ix_audit_event_customer_at", "customer_id", "at"),
+        # An account's log is read newest first in keyset pages of ids.
+        sa.Index("ix_audit_event_customer_id", "customer_id", "id"),
         sa.Index("ix_audit_event_at", "at"),
     )
 

@@ -67,7 +67,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_event_at", "audit_event", ["at"], unique=False)
     op.create_index(
-        "ix_audit_event_customer_at", "audit_event", ["customer_id", "at"], unique=False
+        "ix_audit_event_customer_id", "audit_event", ["customer_id", "id"], unique=False
     )
     for statement in APPEND_ONLY[op.get_bind().dialect.name]:
         op.execute(statement)
@@ -78,6 +78,6 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER audit_event_no_update ON audit_event")
         op.execute("DROP TRIGGER audit_event_no_delete ON audit_event")
         op.execute("DROP FUNCTION audit_event_refuse_change()")
-    op.drop_index("ix_audit_event_customer_at", table_name="audit_event")
+    op.drop_index("ix_audit_event_customer_id", table_name="audit_event")
     op.drop_index("ix_audit_event_at", table_name="audit_event")
     op.drop_table("audit_event")
