@@ -10,6 +10,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from portal.mail import deliver
+from tests.browser.test_accessibility import violations
 from tests.conftest import PASSWORD, Mailbox
 
 NARROWEST = {"width": 320, "height": 640}
@@ -34,14 +35,19 @@ def test_a_new_customer_claims_an_account_from_an_invoice_number_and_the_mailbox
 
     page.goto("/login")
     page.get_by_role("link", name="Create your login").click()
-    assert fits_320(page)
+    assert fits_320(page) and violations(page) == []
+    page.get_by_label("The invoice's total").fill("\u0661\u0662\u0663\u0664")  # not 0-9
+    page.get_by_role("button", name="Send me the link").click()
+    expect(page.get_by_label("The invoice's total")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("alert").first).to_be_visible()
+    assert fits_320(page) and violations(page) == []
     page.get_by_label("Invoice number").fill(claimed.doc_number or "")
     page.get_by_label("The invoice's total").fill("$1,234.50")
     page.get_by_role("button", name="Send me the link").click()
     expect(page.get_by_test_id("claim-answer")).to_contain_text(
         "If the details match an account, we have sent a link"
     )
-    assert fits_320(page)
+    assert fits_320(page) and violations(page) == []
 
     with app.app_context():  # the worker's e-mail round
         deliver()
@@ -49,7 +55,7 @@ def test_a_new_customer_claims_an_account_from_an_invoice_number_and_the_mailbox
     assert message["To"] == "ada@bakery.example"
     page.goto(urlsplit(mailbox.last_link()).path)
     expect(page.get_by_text("ada@bakery.example")).to_be_visible()
-    assert fits_320(page)
+    assert fits_320(page) and violations(page) == []
     page.get_by_label("Choose a username").fill("adasbakery")
     page.get_by_label("New password", exact=True).fill(PASSWORD)
     page.get_by_label("Repeat the new password").fill(PASSWORD)
