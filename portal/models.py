@@ -59,6 +59,7 @@ __all__ = [
     "BrandSetting",
     "CatalogItem",
     "ChargeRun",
+    "ClaimAttempt",
     "CreditMemo",
     "Customer",
     "CustomerChange",
