@@ -111,12 +111,24 @@ def _lock_customer(s: Session, customer_id: int) -> None:
     """Serialize payments of one customer (two tabs) on SQLite and PostgreSQL alike: the
     account's rows, its locations' included, so a location with a login of its own and its
     parent's account never pay one invoice at the same time."""
+    # The account's own row first, by a plain UPDATE: the statement that opens SQLite's
+    # write transaction must start with UPDATE (pysqlite begins one only before INSERT,
+    # UPDATE, DELETE or REPLACE; an UPDATE with a CTE starts with WITH and ran outside any
+    # transaction, locking nothing). Then its locations', read under that lock.
     s.execute(
         sa.update(Customer)
-        .where(Customer.id.in_(family_of(customer_id)))
+        .where(Customer.id == customer_id)
         .values(balance=Customer.balance)
         .execution_options(synchronize_session=False)
     )
+    locations = [i for i in s.scalars(family_of(customer_id)) if i != customer_id]
+    if locations:
+        s.execute(
+            sa.update(Customer)
+            .where(Customer.id.in_(locations))
+            .values(balance=Customer.balance)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def in_flight_by_invoice(s: Session, invoice_ids: list[int]) -> dict[int, Decimal]:
