@@ -26,3 +26,7 @@ def test_names_fit_the_column_and_an_unknown_one_shows_as_stored():
     assert all(len(a.value) <= 40 for a in Action)
     assert label_of("login") == "Signed in"
     assert label_of("something.new") == "something.new"
+
+
+def test_labels_are_short_enough_for_the_filter_on_a_320_pixel_phone():
+    assert max(len(label) for label in LABELS.values()) <= 24
