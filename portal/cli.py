@@ -23,7 +23,8 @@ from portal.accounts.passwords import PasswordRejected
 from portal.accounts.service import AccountError, create_user, invite_customer
 from portal.app import create_app
 from portal.audit import events
-from portal.audit.service import COMMAND_LINE
+from portal.audit.actions import Action
+from portal.audit.service import COMMAND_LINE, record
 from portal.billing.models import Customer
 from portal.clock import today
 from portal.config import ConfigError, LoggingSettings, Settings, load_settings
@@ -207,6 +208,13 @@ def users_reset_two_factor(username: str) -> None:
         factors.reset_all(s, person)
         if was_on:
             alerts.two_factor_changed(s, person, on=False)
+        record(
+            s,
+            Action.TWO_FACTOR_REMOVED,
+            customer_id=person.customer_id,
+            actor=COMMAND_LINE,
+            summary=f"Support removed every second factor of {person.username}",
+        )
     click.echo(f"second factors of {username} removed; they sign in with their password next")
 
 

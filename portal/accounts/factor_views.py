@@ -293,6 +293,16 @@ def recovery_codes() -> View:
 def forget_devices() -> Response:
     with db.transaction() as s:
         count = trusted.forget_all(s, auth.user().id)
+        if count:
+            me = auth.user()
+            summary = f"{me.username} forgot {count} remembered device{'' if count == 1 else 's'}"
+            record(
+                s,
+                Action.DEVICES_FORGOTTEN,
+                customer_id=me.customer_id,
+                actor=actor(),
+                summary=summary,
+            )
     flash(
         f"Forgot {count} device{'' if count == 1 else 's'}: each will ask for a second factor.",
         "success",

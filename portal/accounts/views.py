@@ -287,6 +287,11 @@ def security() -> View:
 def sign_out_session(session_id: int) -> Response:
     with db.transaction() as s:  # CSRF was checked, as for every POST, before this runs
         ended = sessions.revoke(s, user().id, session_id)
+        if ended:
+            one = f"{user().username} signed out one of their sessions"
+            record(
+                s, Action.SESSIONS_ENDED, customer_id=user().customer_id, actor=actor(), summary=one
+            )
     if not ended:
         abort(404)  # not one of yours, or already over: the same answer either way
     flash("That session is signed out.", "success")
@@ -298,5 +303,16 @@ def sign_out_session(session_id: int) -> Response:
 def sign_out_others() -> Response:
     with db.transaction() as s:
         count = sessions.revoke_others(s, user().id, keep=current_session_id())
+        if count:
+            others = (
+                f"{user().username} signed out {count} other session{'' if count == 1 else 's'}"
+            )
+            record(
+                s,
+                Action.SESSIONS_ENDED,
+                customer_id=user().customer_id,
+                actor=actor(),
+                summary=others,
+            )
     flash(f"Signed out {count} other session{'' if count == 1 else 's'}.", "success")
     return redirect(url_for("accounts.security"))

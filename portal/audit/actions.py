@@ -20,6 +20,8 @@ class Action(enum.StrEnum):
     PASSKEY_ADDED = "passkey.added"
     PASSKEY_REMOVED = "passkey.removed"
     RECOVERY_CODES = "recovery_codes.renewed"
+    SESSIONS_ENDED = "sessions.signed_out"
+    DEVICES_FORGOTTEN = "devices.forgotten"
     METHOD_ADDED = "method.added"
     METHOD_REMOVED = "method.removed"
     METHOD_DEFAULT = "method.default"
@@ -64,6 +66,8 @@ LABELS: dict[Action, str] = {
     Action.PASSKEY_ADDED: "Passkey added",
     Action.PASSKEY_REMOVED: "Passkey removed",
     Action.RECOVERY_CODES: "New recovery codes",
+    Action.SESSIONS_ENDED: "Sessions signed out",
+    Action.DEVICES_FORGOTTEN: "Devices forgotten",
     Action.METHOD_ADDED: "Payment method added",
     Action.METHOD_REMOVED: "Payment method removed",
     Action.METHOD_DEFAULT: "Default payment method",

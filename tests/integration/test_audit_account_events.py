@@ -143,3 +143,41 @@ def test_an_authenticator_app_added_and_removed_and_new_recovery_codes(
     assert actions(app)[1:] == ["two_factor.added", "recovery_codes.renewed", "two_factor.removed"]
     for row in events(app):
         assert secret not in (row.summary or "") and code not in (row.summary or "")
+
+
+def test_signing_out_other_sessions_and_forgetting_devices_are_recorded(
+    app: Flask, client: FlaskClient, make_user
+):
+    ada = make_user("ada")
+    login(app.test_client(), "ada")  # another browser
+    login(client, "ada")
+    post_form(client, "/account/security/sign-out-others", {}, "/account/security")
+    post_form(client, "/account/two-factor/forget-devices", {}, "/account")  # none to forget
+    ended = only(app, "sessions.signed_out")
+    assert ended.customer_id == ada.customer_id and "1 other session" in ended.summary
+    assert events(app, "devices.forgotten") == []
+
+
+def test_support_removing_second_factors_is_recorded_as_the_command_line(
+    app: Flask, make_user, tmp_path
+):
+    from click.testing import CliRunner
+
+    from portal.cli import main
+
+    ada = make_user("ada", two_factor=True)
+    runner = CliRunner(env={"PORTAL_CONFIG": str(tmp_path / "config.toml")})
+    result = runner.invoke(main, ["users", "reset-two-factor", "ada"])
+    assert result.exit_code == 0, result.output
+    removed = only(app, "two_factor.removed")
+    assert removed.actor_label == "command line" and removed.customer_id == ada.customer_id
+
+
+def test_forgetting_remembered_devices_is_recorded(app: Flask, client: FlaskClient, make_user):
+    ada = make_user("ada", two_factor=True)
+    post_form(client, "/login", {"identifier": "ada", "password": PASSWORD})
+    code = app_code(app, "ada")
+    post_form(client, "/login/verify", {"method": "app", "code": code, "remember": "y"})
+    post_form(client, "/account/two-factor/forget-devices", {}, "/account")
+    forgot = only(app, "devices.forgotten")
+    assert forgot.customer_id == ada.customer_id and "1 remembered device" in forgot.summary
