@@ -189,3 +189,9 @@ def test_the_staff_navigation_and_the_owners_account_page_link_the_logs(client: 
     other = client.application.test_client()
     login(other, "ada")
     assert 'href="/account/activity-log"' in other.get("/account").get_data(as_text=True)
+
+
+def test_the_staff_customer_list_links_each_customers_audit_log(client: FlaskClient, world):
+    login(client, "books")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert f'href="/admin/audit?customer_id={world["ada"]}"' in page
