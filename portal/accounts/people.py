@@ -75,7 +75,7 @@ def parse_role(raw: str | None, allowed: tuple[MemberRole, ...] = INVITABLE) -> 
     for role in allowed:
         if raw == role.value:
             return role
-    raise PeopleError("Choose full access, can pay or view only.")
+    raise PeopleError("Choose " + ", ".join(ROLE_NAMES[r].lower() for r in allowed) + ".")
 
 
 def memberships(s: Session, user_id: int) -> list[Membership]:

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from portal import auth, confirm, db
 from portal.accounts import people, service
-from portal.accounts.models import PortalUser, Role
+from portal.accounts.models import MemberRole, PortalUser, Role
 from portal.audit.service import record
 from portal.audit.web import actor
 from portal.billing.models import Customer
@@ -92,7 +92,7 @@ def staff_index(customer_id: int) -> View:
         "accounts/people.html",
         people=people.people(s, customer.id),
         invites=people.pending_invites(s, customer.id, _policy().invite_lifetime),
-        roles=people.INVITABLE,
+        roles=_staff_roles(customer.id),
         role_names=people.ROLE_NAMES,
         form=CsrfOnly(),
         me=None,
@@ -104,6 +104,13 @@ def staff_index(customer_id: int) -> View:
     )
 
 
+def _staff_roles(customer_id: int) -> tuple[MemberRole, ...]:
+    """What staff may invite someone as: the owner too, while the account has none."""
+    if people.owner_of(db.session(), customer_id) is None:
+        return (MemberRole.OWNER, *people.INVITABLE)
+    return people.INVITABLE
+
+
 def _staff_back(customer_id: int) -> str:
     return url_for("people.staff_index", customer_id=customer_id)
 
@@ -111,7 +118,8 @@ def _staff_back(customer_id: int) -> str:
 @bp.route("/admin/customers/<int:customer_id>/people/invite", methods=["POST"])
 @auth.roles_required(Role.ADMIN)
 def staff_invite(customer_id: int) -> Response:
-    return _invite(_staff_customer(customer_id).id, _staff_back(customer_id))
+    customer = _staff_customer(customer_id)
+    return _invite(customer.id, _staff_back(customer_id), _staff_roles(customer.id))
 
 
 @bp.route("/admin/customers/<int:customer_id>/people/<int:user_id>/role", methods=["POST"])
@@ -164,10 +172,12 @@ def staff_cancel_invite(customer_id: int, invite_id: int) -> Response:
 # ---- shared by both -------------------------------------------------------------------------
 
 
-def _invite(customer_id: int, back: str) -> Response:
+def _invite(
+    customer_id: int, back: str, roles: tuple[MemberRole, ...] = people.INVITABLE
+) -> Response:
     email = (request.form.get("email") or "").strip()
     try:
-        role = people.parse_role(request.form.get("role"))
+        role = people.parse_role(request.form.get("role"), roles)
         if not email or len(email) > 254:
             raise people.PeopleError("Enter the e-mail address of the person to invite.")
         with db.transaction() as s:

@@ -510,3 +510,35 @@ def test_a_pay_person_sees_and_uses_only_the_methods_they_saved(
     login(owner_client, "owner")
     both = owner_client.get("/payment-methods").get_data(as_text=True)
     assert "1111" in both and "2222" in both
+
+
+def test_staff_invite_the_first_owner_of_an_account_without_one(
+    app: Flask, make_customer, make_user, mailbox: Mailbox
+):
+    oak = make_customer("Oak")
+    make_user("boss", role=Role.ADMIN)
+    staff = app.test_client()
+    login(staff, "boss")
+    page = staff.get(f"/admin/customers/{oak.id}/people").get_data(as_text=True)
+    assert "No one has a login on this account yet" in page
+    assert '<option value="owner" selected>' in page
+    post_form(
+        staff,
+        f"/admin/customers/{oak.id}/people/invite",
+        {"email": "owner@oak.example", "role": "owner"},
+        page=f"/admin/customers/{oak.id}/people",
+    )
+    _accept(app, mailbox.last_link(), "oakowner")
+    assert _role(app, "oakowner", oak.id) is MemberRole.OWNER
+    # with an owner, staff can no longer invite a second one
+    before = len(mailbox.messages())
+    post_form(
+        staff,
+        f"/admin/customers/{oak.id}/people/invite",
+        {"email": "second@oak.example", "role": "owner"},
+        page=f"/admin/customers/{oak.id}/people",
+    )
+    assert len(mailbox.messages()) == before
+    assert 'value="owner"' not in staff.get(f"/admin/customers/{oak.id}/people").get_data(
+        as_text=True
+    )
