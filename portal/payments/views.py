@@ -72,9 +72,7 @@ def _methods() -> list[SavedMethod]:
     only = auth.own_methods_only()
     if only is not None:
         query = query.where(SavedMethod.added_by == only)
-    return list(
-        db.session().scalars(query.order_by(SavedMethod.is_default.desc(), SavedMethod.id))
-    )
+    return list(db.session().scalars(query.order_by(SavedMethod.is_default.desc(), SavedMethod.id)))
 
 
 @dataclass(frozen=True)

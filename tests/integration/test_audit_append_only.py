@@ -40,9 +40,8 @@ def test_the_database_refuses_to_change_or_remove_an_audit_event(
 
 
 def test_a_refused_change_through_the_orm_leaves_the_row_as_written(app: Flask, event_id: int):
-    with app.app_context():
-        with pytest.raises(sa.exc.DatabaseError), db.transaction() as s:
-            s.get(AuditEvent, event_id).summary = "rewritten"  # type: ignore[union-attr]
+    with app.app_context(), pytest.raises(sa.exc.DatabaseError), db.transaction() as s:
+        s.get(AuditEvent, event_id).summary = "rewritten"  # type: ignore[union-attr]
     with app.extensions["portal.db"].engine.connect() as conn:
         summary = conn.scalar(sa.select(AuditEvent.summary).where(AuditEvent.id == event_id))
     assert summary == "Signed in"
