@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
@@ -149,16 +151,12 @@ def staff_transfer(customer_id: int, user_id: int) -> View:
             _staff_back(customer_id),
             f"Make {who.username} the owner",
         )
-    try:
+
+    def transfer() -> None:
         with db.transaction() as s:
             people.transfer_ownership(s, customer.id, user_id, actor())
-    except people.NotOnAccount:
-        abort(404)
-    except people.PeopleError as exc:
-        flash(str(exc), "error")
-    else:
-        flash("Ownership transferred.", "success")
-    return redirect(_staff_back(customer_id))
+
+    return _act(transfer, "Ownership transferred.", _staff_back(customer_id))
 
 
 @bp.route(
@@ -199,16 +197,25 @@ def _invite(
 def _change_role(customer_id: int, user_id: int, back: str) -> Response:
     if people.role_on(db.session(), user_id, customer_id) is None:
         abort(404)  # someone else's person looks exactly like a missing one
-    try:
+
+    def change() -> None:
         role = people.parse_role(request.form.get("role"))
         with db.transaction() as s:
             people.change_role(s, customer_id, user_id, role, actor())
+
+    return _act(change, "Access changed.", back)
+
+
+def _act(change: Callable[[], None], done: str, back: str) -> Response:
+    """Make a change to the people on an account; say what happened, or why not."""
+    try:
+        change()
     except people.NotOnAccount:
         abort(404)
     except people.PeopleError as exc:
         flash(str(exc), "error")
     else:
-        flash("Access changed.", "success")
+        flash(done, "success")
     return redirect(back)
 
 
@@ -225,18 +232,14 @@ def _remove(customer_id: int, user_id: int, back: str) -> View:
             back,
             f"Remove {who.username}",
         )
-    try:
+
+    def remove() -> None:
         if user_id == auth.user().id:
             raise people.PeopleError("You cannot remove yourself.")
         with db.transaction() as s:
             people.remove(s, customer_id, user_id, actor())
-    except people.NotOnAccount:
-        abort(404)
-    except people.PeopleError as exc:
-        flash(str(exc), "error")
-    else:
-        flash("Removed from the account; their sessions have ended.", "success")
-    return redirect(back)
+
+    return _act(remove, "Removed from the account; their sessions have ended.", back)
 
 
 def _cancel(customer_id: int, invite_id: int, back: str) -> Response:

@@ -3,7 +3,6 @@ browser; the pay page and the locations page fit a 320-pixel phone without sidew
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -17,16 +16,15 @@ from portal import db
 from portal import demo as demo_env
 from portal.accounts.models import Role
 from portal.accounts.service import create_user
-from portal.app import create_app
 from portal.billing.models import Customer, Invoice
 from portal.config import Settings
 from sandbox.authorizenet import AnetSandbox
 from sandbox.qbo import QboSandbox
 from sandbox.qbo.locations import PARENT_NAME
-from sync.service import sync_realm, write_back
+from sync.service import write_back
 from tests.browser.test_account_flows import log_in
-from tests.browser.test_paying import quickbooks_client
-from tests.conftest import PASSWORD, _wipe
+from tests.browser.test_paying import quickbooks_client, wired_to
+from tests.conftest import PASSWORD
 
 NARROWEST = {"width": 320, "height": 640}
 
@@ -42,19 +40,7 @@ def sandboxes(settings: Settings) -> Iterator[tuple[QboSandbox, AnetSandbox]]:
 
 @pytest.fixture
 def app(settings: Settings, sandboxes, monkeypatch) -> Iterator[Flask]:
-    """The portal wired to both sandboxes, connected and mirrored, as `portal demo` does."""
-    monkeypatch.setitem(os.environ, "OAUTHLIB_INSECURE_TRANSPORT", "1")
-    qbo, anet = sandboxes
-    wired = create_app(
-        {"SETTINGS": demo_env.sandbox_settings(settings, qbo, anet), "ARGON2_CHEAP": True}
-    )
-    with wired.app_context():
-        realm = demo_env.connect(wired, wired.config["PORTAL_SETTINGS"])
-        run = sync_realm(wired, realm)
-        assert run is not None and run.error is None
-    yield wired
-    _wipe(wired.extensions["portal.db"].engine)
-    wired.extensions["portal.db"].engine.dispose()
+    yield from wired_to(settings, sandboxes, monkeypatch)
 
 
 @pytest.fixture

@@ -42,6 +42,12 @@ def sandboxes(settings: Settings) -> Iterator[tuple[QboSandbox, AnetSandbox]]:
 
 @pytest.fixture
 def app(settings: Settings, sandboxes, monkeypatch) -> Iterator[Flask]:
+    yield from wired_to(settings, sandboxes, monkeypatch)
+
+
+def wired_to(
+    settings: Settings, sandboxes: tuple[QboSandbox, AnetSandbox], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Flask]:
     """The portal wired to both sandboxes, connected and mirrored, as `portal demo` does."""
     monkeypatch.setitem(os.environ, "OAUTHLIB_INSECURE_TRANSPORT", "1")
     qbo, anet = sandboxes
