@@ -47,6 +47,7 @@ def test_a_customer_pays_two_invoices_one_in_part_with_the_keyboard_alone(
     page.set_viewport_size(SIZES[size])  # type: ignore[arg-type]
 
     page.goto("/login")  # the username field has focus on arrival
+    expect(page.get_by_label("Username or e-mail")).to_be_focused()
     page.keyboard.type("payer")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
@@ -107,6 +108,7 @@ def test_a_customer_pays_two_invoices_one_in_part_with_the_keyboard_alone(
 def test_the_phone_menu_opens_and_closes_from_the_keyboard(page: Page, payer):
     page.set_viewport_size(SIZES["phone"])  # type: ignore[arg-type]
     page.goto("/login")
+    expect(page.get_by_label("Username or e-mail")).to_be_focused()
     page.keyboard.type("payer")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
@@ -140,5 +142,11 @@ def test_without_javascript_the_phone_nav_wraps_inside_320_pixels(browser, live_
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name="Payment methods")).to_be_visible()
     expect(page.get_by_role("button", name="Menu")).to_be_hidden()
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.wait_for_load_state("load")  # measured once laid out, not while the page streams in
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+            .map(e => e.tagName + '.' + e.className + ' ' + (e.textContent || '').slice(0, 40))"""
+    )
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), wide
     context.close()
