@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from portal.accounts import sessions, tokens
+from portal.accounts import sessions
 from portal.accounts.models import (
     AccountMember,
     AccountToken,
@@ -18,6 +18,7 @@ from portal.accounts.models import (
     Role,
     TokenPurpose,
 )
+from portal.audit.actions import Action
 from portal.audit.service import Actor, record
 from portal.billing.models import Customer
 from portal.db import utcnow
@@ -125,6 +126,29 @@ def join(
     return member
 
 
+def invited_role(s: Session, customer_id: int, raw: str | None) -> MemberRole:
+    """The role an invitation gives: as stored (full when none), but never a second owner
+    (the account may have found one since it was sent)."""
+    try:
+        role = MemberRole(raw) if raw else MemberRole.FULL
+    except ValueError:
+        role = MemberRole.VIEW
+    if role is MemberRole.OWNER and owner_of(s, customer_id) is not None:
+        return MemberRole.FULL
+    return role
+
+
+def joined(s: Session, user: PortalUser, customer_id: int, by: Actor) -> None:
+    """Record that `user` accepted an invitation onto the account."""
+    record(
+        s,
+        Action.PEOPLE_JOINED,
+        customer_id=customer_id,
+        actor=by,
+        summary=f"{user.username} accepted the invitation",
+    )
+
+
 def people(s: Session, customer_id: int) -> list[Person]:
     """Everyone on an account, the owner first."""
     rows = s.execute(
@@ -180,7 +204,7 @@ def cancel_invite(s: Session, customer_id: int, invite_id: int, by: Actor) -> bo
     if done:
         record(
             s,
-            "people.invite_cancelled",
+            Action.PEOPLE_INVITE_CANCELLED,
             customer_id=customer_id,
             actor=by,
             summary=f"Cancelled invitation {invite_id}",
@@ -223,7 +247,7 @@ def change_role(
     s.expire(member)
     record(
         s,
-        "people.role_changed",
+        Action.PEOPLE_ROLE_CHANGED,
         customer_id=customer_id,
         actor=by,
         summary=f"{_username(s, user_id)}: {ROLE_NAMES[before]} → {ROLE_NAMES[role]}",
@@ -262,7 +286,7 @@ def remove(s: Session, customer_id: int, user_id: int, by: Actor) -> None:
             person.customer_id = other
     record(
         s,
-        "people.removed",
+        Action.PEOPLE_REMOVED,
         customer_id=customer_id,
         actor=by,
         summary=f"Removed {_username(s, user_id)}",
@@ -299,7 +323,7 @@ def transfer_ownership(s: Session, customer_id: int, user_id: int, by: Actor) ->
     s.expire_all()
     record(
         s,
-        "people.owner_changed",
+        Action.PEOPLE_OWNER_CHANGED,
         customer_id=customer_id,
         actor=by,
         summary=f"Ownership moved to {_username(s, user_id)}",
@@ -327,8 +351,3 @@ def _member(s: Session, customer_id: int, user_id: int) -> AccountMember:
 def _username(s: Session, user_id: int | None) -> str:
     person = s.get(PortalUser, user_id) if user_id else None
     return person.username if person is not None else "someone"
-
-
-def invite_row(s: Session, signed: str, lifetime: timedelta) -> AccountToken:
-    """The unused invitation behind a link (TokenInvalid otherwise), not consuming it."""
-    return tokens.peek(s, TokenPurpose.INVITE, signed, lifetime)

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from portal import auth, confirm, db
 from portal.accounts import people, service
 from portal.accounts.models import MemberRole, PortalUser, Role
+from portal.audit.actions import Action
 from portal.audit.service import record
 from portal.audit.web import actor
 from portal.billing.models import Customer
@@ -140,9 +141,7 @@ def staff_remove(customer_id: int, user_id: int) -> View:
 @auth.roles_required(Role.ADMIN)
 def staff_transfer(customer_id: int, user_id: int) -> View:
     customer = _staff_customer(customer_id)
-    who = db.session().get(PortalUser, user_id)
-    if who is None or people.role_on(db.session(), user_id, customer.id) is None:
-        abort(404)
+    who = _person_on(customer.id, user_id)
     if not confirm.confirmed():
         return confirm.ask(
             f"Make {who.username} the owner of {customer.display_name}?",
@@ -182,7 +181,7 @@ def _invite(
             service.invite_customer(s, _policy(), customer_id, email, role, auth.user().id)
             record(
                 s,
-                "people.invited",
+                Action.PEOPLE_INVITED,
                 customer_id=customer_id,
                 actor=actor(),
                 summary=f"Invited {service.normalize_email(email)} ({people.ROLE_NAMES[role]})",
@@ -194,9 +193,16 @@ def _invite(
     return redirect(back)
 
 
+def _person_on(customer_id: int, user_id: int) -> PortalUser:
+    """The person `user_id` if they are on this account; else 404, as for a missing one."""
+    who = db.session().get(PortalUser, user_id)
+    if who is None or people.role_on(db.session(), user_id, customer_id) is None:
+        abort(404)
+    return who
+
+
 def _change_role(customer_id: int, user_id: int, back: str) -> Response:
-    if people.role_on(db.session(), user_id, customer_id) is None:
-        abort(404)  # someone else's person looks exactly like a missing one
+    _person_on(customer_id, user_id)
 
     def change() -> None:
         role = people.parse_role(request.form.get("role"))
@@ -220,9 +226,7 @@ def _act(change: Callable[[], None], done: str, back: str) -> Response:
 
 
 def _remove(customer_id: int, user_id: int, back: str) -> View:
-    who = db.session().get(PortalUser, user_id)
-    if who is None or people.role_on(db.session(), user_id, customer_id) is None:
-        abort(404)  # someone else's person looks exactly like a missing one
+    who = _person_on(customer_id, user_id)
     if not confirm.confirmed():
         return confirm.ask(
             f"Remove {who.username} from this account?",

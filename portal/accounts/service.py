@@ -342,16 +342,9 @@ def check_invite(s: Session, policy: AccountPolicy, signed: str) -> Invitation:
     return Invitation(
         row.email,
         customer.display_name,
-        _invited_role(row.member_role),
+        people.invited_role(s, customer.id, row.member_role),
         existing is not None,
     )
-
-
-def _invited_role(raw: str | None) -> MemberRole:
-    try:
-        return MemberRole(raw) if raw else MemberRole.FULL
-    except ValueError:
-        return MemberRole.VIEW
 
 
 def accept_invite(
@@ -361,9 +354,7 @@ def accept_invite(
     row = tokens.consume(s, TokenPurpose.INVITE, signed, policy.invite_lifetime)
     if row.customer_id is None or row.email is None:
         raise tokens.TokenInvalid("This link is not valid.")
-    role = _invited_role(row.member_role)
-    if role is MemberRole.OWNER and people.owner_of(s, row.customer_id) is not None:
-        role = MemberRole.FULL  # the account found an owner meanwhile
+    role = people.invited_role(s, row.customer_id, row.member_role)
     return create_user(
         s,
         policy,
@@ -390,8 +381,6 @@ def accept_invite_as(s: Session, policy: AccountPolicy, signed: str, user: Porta
     if people.role_on(s, user.id, row.customer_id) is not None:
         raise AccountError("You are already on this account.")
     tokens.consume(s, TokenPurpose.INVITE, signed, policy.invite_lifetime)
-    role = _invited_role(row.member_role)
-    if role is MemberRole.OWNER and people.owner_of(s, row.customer_id) is not None:
-        role = MemberRole.FULL
+    role = people.invited_role(s, row.customer_id, row.member_role)
     people.join(s, user, row.customer_id, role, row.invited_by)
     return row.customer_id

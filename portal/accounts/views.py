@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from portal import auth, db
-from portal.accounts import alerts, history, service, sessions
+from portal.accounts import history, people, service, sessions
 from portal.accounts.forms import (
     AcceptInviteForm,
     ChangePasswordForm,
@@ -31,7 +31,7 @@ from portal.accounts.ratelimit import TooManyAttempts
 from portal.accounts.tokens import TokenInvalid
 from portal.audit import signins
 from portal.audit.actions import Action
-from portal.audit.service import Actor, record
+from portal.audit.service import record
 from portal.audit.web import actor
 from portal.auth import current_session_id, log_in, log_out, user
 from portal.db import utcnow
@@ -142,13 +142,8 @@ def accept_invite(token: str) -> View:
                 new_user = service.accept_invite(
                     s, _policy(), token, form.username.data or "", form.new_password.data or ""
                 )
-                record(
-                    s,
-                    "people.joined",
-                    customer_id=new_user.customer_id,
-                    actor=Actor(new_user.id, f"{new_user.username} (customer)", *_device()),
-                    summary=f"{new_user.username} accepted the invitation",
-                )
+                assert new_user.customer_id is not None
+                people.joined(s, new_user, new_user.customer_id, actor(new_user))
         except PasswordRejected as exc:
             form.new_password.errors = [str(exc)]
         except (service.AccountError, TokenInvalid) as exc:
@@ -163,35 +158,35 @@ def accept_invite(token: str) -> View:
     ), status
 
 
-def _device() -> tuple[str, str]:
-    agent, address = alerts.this_device()
-    return address, agent
-
-
 def _join_with_login(token: str, offer: service.Invitation) -> View:
     """Someone with a login already: they log in (as the invited address) and join."""
     here = url_for("accounts.accept_invite", token=token)
     if not current_user.is_authenticated:
-        return render_template("accounts/invite_existing.html", offer=offer, login_next=here)
+        return render_template(
+            "accounts/invite_existing.html",
+            offer=offer,
+            login_next=here,
+            role_names=people.ROLE_NAMES,
+        )
     form = CsrfOnly()
     if request.method == "POST" and form.validate_on_submit():
         try:
             with db.transaction() as s:
                 customer_id = service.accept_invite_as(s, _policy(), token, user())
-                record(
-                    s,
-                    "people.joined",
-                    customer_id=customer_id,
-                    actor=actor(),
-                    summary=f"{user().username} accepted the invitation",
-                )
+                people.joined(s, user(), customer_id, actor())
                 auth.choose_account(s, auth.current_login(), customer_id)
         except (service.AccountError, TokenInvalid) as exc:
             flash(str(exc), "error")
             return redirect(here)
         flash(f"{offer.customer_name} is now on your login.", "success")
         return redirect(url_for("billing.dashboard"))
-    return render_template("accounts/invite_existing.html", offer=offer, form=form, login_next=here)
+    return render_template(
+        "accounts/invite_existing.html",
+        offer=offer,
+        form=form,
+        login_next=here,
+        role_names=people.ROLE_NAMES,
+    )
 
 
 @bp.route("/account")
